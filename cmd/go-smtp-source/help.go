@@ -1,0 +1,78 @@
+package main
+
+// helpText is printed by --help. docs/go-smtp-source.1 says the same at
+// more length; a test keeps the two listing the same options.
+const helpText = `usage: go-smtp-source [options] [inet:]host[:port]
+       go-smtp-source [options] unix:pathname
+       go-smtp-source [options] sink:
+
+Send mail to an SMTP or LMTP server over parallel sessions, as Postfix's
+smtp-source(1) does, byte for byte, and report how fast it went.
+
+smtp-source options:
+  -4             connect with IPv4 only
+  -6             connect with IPv6 only
+  -A             don't abort on a negative reply: warn, RSET and go on
+  -c             print a running counter of messages to stdout
+  -C count       connection attempts per session (default 1)
+  -d             don't disconnect after a message; reuse the session
+  -f from        envelope sender (default foo@myhostname; "" for <>)
+  -F file        send this preformatted message (headers and body)
+  -l length      send length bytes of generated payload
+  -L             speak LMTP (LHLO) instead of SMTP
+  -m count       messages in total, across all sessions (default 1)
+  -M myhostname  name for HELO, default addresses and Message-Id
+  -N             number recipients with a unique sequence number
+  -o             old mode: no HELO and no generated headers
+  -r count       recipients per transaction (default 1)
+  -R interval    random pause of 0..interval s between a session's messages
+  -s count       sessions at once (default 1)
+  -S subject     add a Subject header
+  -t to          envelope recipient (default foo@myhostname)
+  -T windowsize  TCP send and receive buffer size
+  -v             verbose: print each command and reply line (repeatable)
+  -w interval    fixed pause of interval s between a session's messages
+
+Options of the earlier Go tool of this name:
+  -tls           same as --starttls
+  -resolve-once  accepted; the target is always resolved once
+  -q qps         pace message starts at qps per second (same as --rate)
+
+Our options:
+  --starttls[=required|opportunistic]
+                 greet with EHLO and upgrade to TLS (default: required;
+                 opportunistic goes on in plain text when not offered)
+  --rate N[/unit]  start messages at N per second, minute (m), hour (h)
+                 or per duration (/100ms)
+  --numbering 3.7|3.9
+                 recipient numbering of Postfix 3.7 (default: a number
+                 prepended) or of Postfix >= 3.9 (appended to the
+                 localpart, starting at 0, turned on by -N or -r)
+  --postfix-file-bytes
+                 send -F files with smtp-source's exact bytes (CR kept,
+                 an extra empty line before the final dot)
+  --connect-timeout d   give up connecting after d (default 60s)
+  --banner-timeout d    give up waiting for the greeting (default 300s)
+  --reply-timeout d     give up waiting for a reply (default 300s)
+                 (0 waits forever, as smtp-source does)
+  --seed n       seed of the -R random pauses (default: the process id)
+  --no-summary   don't print the end-of-run summary on stderr
+  -h, --help     print this help
+  --version      print the version
+
+Targets: host, host:port, [host]:port, [ipv6]:port, inet:host:port
+(port default 25, service names allowed), unix:/path, and sink: for a
+built-in sink on a loopback port (no server needed).
+
+Exit status: 0 when every message was handed off, 1 on a fatal error
+(bad option, unreachable server, a negative reply without -A).
+
+Examples:
+  go-smtp-source -s 100 -m 10000 sink:
+      10,000 messages over 100 sessions into the built-in sink
+  go-smtp-source -s 20 -d -m 100000 -l 4096 127.0.0.1:2525
+      100,000 messages of 4 kB, reusing 20 connections
+  go-smtp-source -A -N -r 5 -m 1000 -t user+@example.com mx.test:25
+      numbered recipients, warnings instead of aborts
+  go-smtp-source --starttls -s 10 -m 1000 127.0.0.1:587
+`

@@ -1,0 +1,242 @@
+// Command go-smtp-source is a drop-in replacement for Postfix's
+// smtp-source(1): it sends generated or preformatted mail to an SMTP or
+// LMTP server over many parallel sessions, and reports how it went.
+//
+// See docs/go-smtp-source.1 or run go-smtp-source --help.
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/cli"
+	"github.com/go-smtp-source/go-smtp-source/internal/load"
+	"github.com/go-smtp-source/go-smtp-source/internal/message"
+	"github.com/go-smtp-source/go-smtp-source/internal/smtp"
+)
+
+const prog = "go-smtp-source"
+
+// Timeouts smtp-source lacks. They are generous enough never to fire on
+// a healthy server and short enough that a silent one cannot hang a run.
+const (
+	defaultConnectTimeout = 60 * time.Second
+	defaultBannerTimeout  = 300 * time.Second
+	defaultReplyTimeout   = 300 * time.Second
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is the whole program; it returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	log := slog.New(cli.NewHandler(stderr, prog, slog.LevelWarn))
+	fatal := func(msg string) int {
+		log.Log(context.Background(), cli.LevelFatal, msg)
+		return cli.ExitFatal
+	}
+
+	o, err := parseArgs(prog, args)
+	if err != nil {
+		return fatal(err.Error())
+	}
+	switch {
+	case o.help:
+		fmt.Fprint(stdout, helpText)
+		return cli.ExitOK
+	case o.version:
+		fmt.Fprintln(stdout, prog, version())
+		return cli.ExitOK
+	}
+
+	if o.verbose > 0 {
+		log = slog.New(cli.NewHandler(stderr, prog, slog.LevelInfo))
+	}
+	cfg, cleanup, err := buildConfig(o, log, stdout)
+	if err != nil {
+		return fatal(err.Error())
+	}
+	defer cleanup()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt,
+		syscall.SIGTERM)
+	defer stop()
+	res, err := load.Run(ctx, cfg)
+
+	if o.counter > 0 && err == nil {
+		fmt.Fprint(stdout, "\n")
+	}
+	if !o.noSummary {
+		printSummary(stderr, res)
+	}
+	var f *load.Fatal
+	switch {
+	case errors.As(err, &f):
+		return fatal(f.Msg)
+	case err != nil:
+		return fatal(err.Error())
+	case ctx.Err() != nil:
+		return fatal("interrupted")
+	}
+	return cli.ExitOK
+}
+
+// printSummary writes the one-line end-of-run summary.
+func printSummary(w io.Writer, r load.Result) {
+	rate := 0.0
+	if s := r.Elapsed.Seconds(); s > 0 {
+		rate = float64(r.Accepted) / s
+	}
+	fmt.Fprintf(w, "%s: summary: accepted=%d failed=%d sessions=%d "+
+		"elapsed=%.3fs rate=%.1f/s\n", prog, r.Accepted, r.Failed,
+		r.Sessions, r.Elapsed.Seconds(), rate)
+}
+
+// buildConfig turns options into a run: it reads the -F file, resolves
+// the target and builds the message generator.
+func buildConfig(o *options, log *slog.Logger,
+	stdout io.Writer) (load.Config, func(), error) {
+
+	nothing := func() {}
+	hostname := o.hostname
+	if hostname == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return load.Config{}, nothing, fmt.Errorf(
+				"cannot find my hostname: %w (use -M)", err)
+		}
+		hostname = h
+	}
+
+	gen, err := newGenerator(o, hostname)
+	if err != nil {
+		return load.Config{}, nothing, err
+	}
+
+	dial, cleanup, err := newDialer(o, log)
+	if err != nil {
+		return load.Config{}, nothing, err
+	}
+
+	seed := o.seed
+	if !o.seedSet {
+		seed = uint64(os.Getpid())
+	}
+	cfg := load.Config{
+		Dial:            dial,
+		Gen:             gen,
+		Messages:        o.messages,
+		Sessions:        o.sessions,
+		Recipients:      o.recipients,
+		Hostname:        hostname,
+		LMTP:            o.lmtp,
+		NoHelo:          o.oldMode,
+		KeepOpen:        o.keepOpen,
+		AllowReject:     o.allowReject,
+		ConnectAttempts: o.connects,
+		FixedDelay:      time.Duration(o.fixedDelay) * time.Second,
+		RandomDelay:     o.randomDelay,
+		Seed:            seed,
+		Rate:            o.rate,
+		StartTLS:        o.starttls != "",
+		TLSOptional:     o.starttls == "opportunistic",
+		TLS:             &tls.Config{InsecureSkipVerify: true},
+		Conn: smtp.Options{
+			ReplyTimeout:  o.replyTO,
+			BannerTimeout: o.bannerTO,
+			TLSTimeout:    o.replyTO,
+		},
+		Log: log,
+	}
+	if o.verbose > 0 {
+		cfg.Conn.Trace = traceTo(log)
+	}
+	if o.counter > 0 {
+		cfg.Conn.Dot = counterTo(stdout)
+	}
+	return cfg, cleanup, nil
+}
+
+// newGenerator builds the message generator with smtp-source's defaults.
+func newGenerator(o *options, hostname string) (*message.Generator,
+	error) {
+
+	defaddr := "foo@" + hostname
+	cfg := message.Config{
+		Hostname:          hostname,
+		Sender:            defaddr,
+		Recipient:         defaddr,
+		RcptCount:         o.recipients,
+		RcptSet:           o.rcptSet,
+		Numbered:          o.numbered,
+		Numbering:         message.NumberingPrepend,
+		Length:            o.length,
+		OldMode:           o.oldMode,
+		Date:              time.Now(),
+		PID:               os.Getpid(),
+		PostfixFileCompat: o.fileCompat,
+	}
+	if o.numbering == "3.9" {
+		cfg.Numbering = message.NumberingAppend
+	}
+	if o.sender != nil {
+		cfg.Sender = *o.sender
+	}
+	if o.recipient != nil {
+		cfg.Recipient = *o.recipient
+	}
+	if o.subject != nil {
+		cfg.Subject, cfg.HasSubject = *o.subject, true
+	}
+	if o.file != "" {
+		data, err := message.LoadFile(o.file)
+		if err != nil {
+			return nil, err
+		}
+		cfg.File, cfg.HasFile = data, true
+	}
+	return message.New(cfg)
+}
+
+// traceTo prints the conversation as smtp-source -v does: each command
+// before it is sent, each reply line as "<<< line".
+func traceTo(log *slog.Logger) func(bool, []byte) {
+	return func(out bool, line []byte) {
+		if out {
+			log.Info(string(line))
+		} else {
+			log.Info("<<< " + string(line))
+		}
+	}
+}
+
+// counterTo prints smtp-source's -c running counter: the number of
+// messages whose final dot was sent, then a carriage return.
+func counterTo(w io.Writer) func() {
+	var mu sync.Mutex
+	n := 0
+	buf := make([]byte, 0, 24)
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		n++
+		buf = append(strconv.AppendInt(buf[:0], int64(n), 10), '\r')
+		w.Write(buf)
+	}
+}
+
+// cliMessage words a getopt error.
+func cliMessage(prog string, err error) string {
+	return cli.GetoptMessage(prog, err)
+}

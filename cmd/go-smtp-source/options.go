@@ -1,0 +1,412 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pborman/getopt/v2"
+)
+
+// options is the command line, parsed but not yet checked against the
+// world (files, names, addresses).
+type options struct {
+	ipv4, ipv6    bool
+	allowReject   bool
+	counter       int
+	connects      int
+	keepOpen      bool
+	sender        *string // nil: foo@myhostname
+	file          string
+	length        int
+	lmtp          bool
+	messages      int64
+	hostname      string
+	numbered      bool
+	oldMode       bool
+	recipients    int
+	rcptSet       bool
+	randomDelay   int
+	sessions      int
+	subject       *string
+	recipient     *string
+	windowSize    int
+	verbose       int
+	fixedDelay    int
+	target        string
+	starttls      string // "", "required" or "opportunistic"
+	rate          float64
+	numbering     string
+	fileCompat    bool
+	connectTO     time.Duration
+	bannerTO      time.Duration
+	replyTO       time.Duration
+	seed          uint64
+	seedSet       bool
+	noSummary     bool
+	help, version bool
+}
+
+// usageError is a command line that cannot be run; its text is the
+// one-line reason.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{fmt.Sprintf(format, args...)}
+}
+
+// legacyFlags maps the single-dash long flags of the earlier Go tool of
+// this name onto ours, before getopt sees them (getopt would read "-tls"
+// as "-t ls").
+var legacyFlags = map[string]string{
+	"-tls":          "--starttls",
+	"-resolve-once": "--resolve-once",
+}
+
+func rewriteLegacy(args []string) []string {
+	out := make([]string, 0, len(args))
+	for i, a := range args {
+		if a == "--" {
+			return append(out, args[i:]...)
+		}
+		if long, ok := legacyFlags[a]; ok {
+			a = long
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// parseArgs parses args (without the program name).
+func parseArgs(prog string, args []string) (*options, error) {
+	o := &options{}
+	set := getopt.New()
+	set.SetProgram(prog)
+
+	// Values are kept as strings and converted here, so that every bad
+	// value gets smtp-source's wording ("bad message count: x").
+	str := func(short rune, long string) *string {
+		if short == 0 {
+			return set.StringLong(long, 0, "")
+		}
+		return set.StringLong(long, short, "")
+	}
+	flag := func(short rune, long string) *bool {
+		return set.BoolLong(long, short)
+	}
+
+	ipv4 := flag('4', "")
+	ipv6 := flag('6', "")
+	allow := flag('A', "")
+	counter := set.CounterLong("", 'c')
+	connects := str('C', "")
+	keep := flag('d', "")
+	from := str('f', "")
+	file := str('F', "")
+	length := str('l', "")
+	lmtp := flag('L', "")
+	msgs := str('m', "")
+	myname := str('M', "")
+	numbered := flag('N', "")
+	old := flag('o', "")
+	rcpts := str('r', "")
+	rdelay := str('R', "")
+	sess := str('s', "")
+	subject := str('S', "")
+	to := str('t', "")
+	window := str('T', "")
+	verbose := set.CounterLong("", 'v')
+	wdelay := str('w', "")
+	qps := str('q', "")
+
+	starttls := set.StringLong("starttls", 0, "")
+	set.Lookup("starttls").SetOptional()
+	set.BoolLong("resolve-once", 0)
+	rate := str(0, "rate")
+	numbering := str(0, "numbering")
+	compat := flag(0, "postfix-file-bytes")
+	connTO := str(0, "connect-timeout")
+	banTO := str(0, "banner-timeout")
+	repTO := str(0, "reply-timeout")
+	seed := str(0, "seed")
+	noSum := flag(0, "no-summary")
+	help := flag('h', "help")
+	version := flag(0, "version")
+
+	if err := set.Getopt(append([]string{prog}, rewriteLegacy(args)...),
+		nil); err != nil {
+		return nil, &usageError{strings.TrimPrefix(
+			cliMessage(prog, err), prog+": ") + " (try --help)"}
+	}
+	o.help, o.version = *help, *version
+	if o.help || o.version {
+		return o, nil
+	}
+
+	o.ipv4, o.ipv6, o.allowReject = *ipv4, *ipv6, *allow
+	o.counter, o.verbose = *counter, *verbose
+	o.keepOpen, o.lmtp, o.numbered, o.oldMode = *keep, *lmtp, *numbered,
+		*old
+	o.fileCompat, o.noSummary = *compat, *noSum
+	o.hostname = *myname
+	if set.IsSet('f') {
+		o.sender = from
+	}
+	if set.IsSet('t') {
+		o.recipient = to
+	}
+	if set.IsSet('S') {
+		o.subject = subject
+	}
+	o.file = *file
+
+	if err := o.numbers(set, connects, length, msgs, rcpts, rdelay, sess,
+		window, wdelay); err != nil {
+		return nil, err
+	}
+	if err := o.longs(set, starttls, qps, rate, numbering, connTO, banTO,
+		repTO, seed); err != nil {
+		return nil, err
+	}
+
+	rest := set.Args()
+	if len(rest) != 1 {
+		return nil, usagef("expected one target, " +
+			"[inet:]host[:port], unix:path or sink: (try --help)")
+	}
+	o.target = rest[0]
+	return o, o.check(set)
+}
+
+// numbers converts smtp-source's numeric options. Each must be a whole
+// number greater than zero, as smtp-source asks; unlike its atoi, trailing
+// garbage ("10x") is refused rather than ignored.
+func (o *options) numbers(set *getopt.Set, connects, length, msgs, rcpts,
+	rdelay, sess, window, wdelay *string) error {
+
+	type num struct {
+		short rune
+		val   *string
+		what  string
+		dst   func(int64)
+	}
+	nums := []num{
+		{'C', connects, "bad connection count", func(v int64) {
+			o.connects = int(v)
+		}},
+		{'l', length, "bad message length", func(v int64) {
+			o.length = int(v)
+		}},
+		{'m', msgs, "bad message count", func(v int64) { o.messages = v }},
+		{'r', rcpts, "bad recipient count", func(v int64) {
+			o.recipients, o.rcptSet = int(v), true
+		}},
+		{'R', rdelay, "bad random delay", func(v int64) {
+			o.randomDelay = int(v)
+		}},
+		{'s', sess, "bad session count", func(v int64) {
+			o.sessions = int(v)
+		}},
+		{'T', window, "bad TCP window size", func(v int64) {
+			o.windowSize = int(v)
+		}},
+		{'w', wdelay, "bad fixed delay", func(v int64) {
+			o.fixedDelay = int(v)
+		}},
+	}
+	o.connects, o.messages, o.recipients, o.sessions = 1, 1, 1, 1
+	for _, n := range nums {
+		if !set.IsSet(n.short) {
+			continue
+		}
+		v, err := strconv.ParseInt(*n.val, 10, 32)
+		if err != nil || v <= 0 {
+			return usagef("%s: %s", n.what, *n.val)
+		}
+		n.dst(v)
+	}
+	return nil
+}
+
+// longs converts the long options that are ours.
+func (o *options) longs(set *getopt.Set, starttls, qps, rate, numbering,
+	connTO, banTO, repTO, seed *string) error {
+
+	if set.IsSet("starttls") {
+		switch *starttls {
+		case "", "required", "require":
+			o.starttls = "required"
+		case "opportunistic":
+			o.starttls = "opportunistic"
+		default:
+			return usagef("bad --starttls mode: %q (want required "+
+				"or opportunistic)", *starttls)
+		}
+	}
+
+	if set.IsSet('q') {
+		v, err := strconv.ParseFloat(*qps, 64)
+		if err != nil || v <= 0 || v > 1e9 {
+			return usagef("bad rate for -q: %s", *qps)
+		}
+		o.rate = v
+	}
+	if set.IsSet("rate") {
+		v, err := parseRate(*rate)
+		if err != nil {
+			return usagef("bad --rate: %v", err)
+		}
+		o.rate = v
+	}
+
+	o.numbering = "3.7"
+	if set.IsSet("numbering") {
+		if *numbering != "3.7" && *numbering != "3.9" {
+			return usagef("bad --numbering: %q (want 3.7 or 3.9)",
+				*numbering)
+		}
+		o.numbering = *numbering
+	}
+
+	o.connectTO, o.bannerTO, o.replyTO = defaultConnectTimeout,
+		defaultBannerTimeout, defaultReplyTimeout
+	for _, d := range []struct {
+		name string
+		val  *string
+		dst  *time.Duration
+	}{
+		{"connect-timeout", connTO, &o.connectTO},
+		{"banner-timeout", banTO, &o.bannerTO},
+		{"reply-timeout", repTO, &o.replyTO},
+	} {
+		if !set.IsSet(d.name) {
+			continue
+		}
+		v, err := time.ParseDuration(*d.val)
+		if err != nil || v < 0 {
+			return usagef("bad --%s: %q (want a duration such as "+
+				"30s; 0 waits forever)", d.name, *d.val)
+		}
+		*d.dst = v
+	}
+
+	if set.IsSet("seed") {
+		v, err := strconv.ParseUint(*seed, 10, 64)
+		if err != nil {
+			return usagef("bad --seed: %q", *seed)
+		}
+		o.seed, o.seedSet = v, true
+	}
+	return nil
+}
+
+// parseRate reads "N" or "N/unit" (unit: s, m, h, or a duration such as
+// 100ms) into messages per second.
+func parseRate(s string) (float64, error) {
+	num, unit, hasUnit := strings.Cut(s, "/")
+	n, err := strconv.ParseFloat(num, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q: want a positive number, "+
+			"optionally /unit", s)
+	}
+	per := time.Second
+	if hasUnit {
+		switch unit {
+		case "s":
+		case "m", "min":
+			per = time.Minute
+		case "h":
+			per = time.Hour
+		default:
+			if !strings.ContainsAny(unit[:min(1, len(unit))],
+				"0123456789") {
+				unit = "1" + unit
+			}
+			per, err = time.ParseDuration(unit)
+			if err != nil || per <= 0 {
+				return 0, fmt.Errorf("%q: bad unit %q", s, unit)
+			}
+		}
+	}
+	r := n / per.Seconds()
+	if r > 1e9 {
+		return 0, fmt.Errorf("%q: too fast", s)
+	}
+	return r, nil
+}
+
+// check refuses combinations smtp-source refuses, with its words.
+func (o *options) check(set *getopt.Set) error {
+	if set.IsSet('F') && set.IsSet('l') {
+		return usagef("-l option cannot be used with -F")
+	}
+	if set.IsSet('R') && set.IsSet('w') {
+		return usagef("do not use -w and -R options at the same time")
+	}
+	if o.ipv4 && o.ipv6 {
+		// smtp-source lets the last one win; two contradicting
+		// options are more likely a mistake.
+		return usagef("do not use -4 and -6 options at the same time")
+	}
+	if o.hostname != "" {
+		if err := checkHostname(o.hostname); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkHostname validates -M as Postfix does: a host name, or an address
+// literal in brackets.
+func checkHostname(name string) error {
+	if strings.HasPrefix(name, "[") {
+		inner, ok := strings.CutSuffix(name[1:], "]")
+		inner = strings.TrimPrefix(strings.TrimPrefix(inner, "IPv6:"),
+			"ipv6:")
+		if _, err := netip.ParseAddr(inner); !ok || err != nil {
+			return usagef("bad address literal: %s", name)
+		}
+		return nil
+	}
+	if err := validHostname(name); err != nil {
+		return usagef("bad hostname: %s (%v)", name, err)
+	}
+	return nil
+}
+
+// validHostname applies RFC 1035 label rules, allowing '_' as Postfix
+// does, and refuses all-numeric names.
+func validHostname(name string) error {
+	if name == "" || len(name) > 255 {
+		return errors.New("bad length")
+	}
+	numeric := true
+	for _, label := range strings.Split(name, ".") {
+		if label == "" || len(label) > 63 {
+			return errors.New("empty or long label")
+		}
+		if label[0] == '-' || label[len(label)-1] == '-' {
+			return errors.New("label starts or ends with '-'")
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			switch {
+			case c >= '0' && c <= '9':
+			case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z',
+				c == '-', c == '_':
+				numeric = false
+			default:
+				return fmt.Errorf("invalid character %d(decimal)", c)
+			}
+		}
+	}
+	if numeric {
+		return errors.New("numeric hostname")
+	}
+	return nil
+}

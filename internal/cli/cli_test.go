@@ -1,0 +1,51 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"testing"
+
+	"github.com/pborman/getopt/v2"
+)
+
+func TestGetoptMessage(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"p", "-x"}, "p: invalid option -- 'x'"},
+		{[]string{"p", "-s"}, "p: option requires an argument -- 's'"},
+		{[]string{"p", "--nope"}, "p: unrecognized option '--nope'"},
+		{[]string{"p", "--count"},
+			"p: option '--count' requires an argument"},
+	}
+	for _, c := range cases {
+		set := getopt.New()
+		set.StringLong("count", 's', "", "")
+		err := set.Getopt(c.args, nil)
+		if err == nil {
+			t.Fatalf("%q: no error", c.args)
+		}
+		if got := GetoptMessage("p", err); got != c.want {
+			t.Errorf("%q: got %q, want %q", c.args, got, c.want)
+		}
+	}
+}
+
+func TestHandler(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(NewHandler(&buf, "prog", slog.LevelInfo))
+	log.Debug("hidden")
+	log.Info("MAIL FROM:<a@b>")
+	log.Warn("connect: Connection refused")
+	log.Log(context.Background(), LevelFatal, "bad message count: 0")
+	log.With("n", 3).Error("x")
+	want := "prog: MAIL FROM:<a@b>\n" +
+		"prog: warning: connect: Connection refused\n" +
+		"prog: fatal: bad message count: 0\n" +
+		"prog: error: x n=3\n"
+	if buf.String() != want {
+		t.Errorf("got %q, want %q", buf.String(), want)
+	}
+}

@@ -1,0 +1,264 @@
+// Package load runs the closed-model load of smtp-source: a number of
+// sessions at once, each sending messages one after another until the
+// total message budget is spent, with smtp-source's reply handling and
+// recovery (-A), connection reuse (-d), delays (-w, -R) and pacing.
+//
+// Messages are numbered 0, 1, 2, ... in the order sessions take them
+// (the global sequence); the number picks a message's recipients,
+// Message-Id and random delay, so that what message g looks like does not
+// depend on which session sends it.
+package load
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/smtp"
+)
+
+// Generator supplies the envelope and content of message seq. It is
+// implemented by message.Generator.
+type Generator interface {
+	SenderAddr() string
+	AppendRecipient(dst []byte, seq int64, j int) []byte
+	// AppendHead appends the part of message seq's content that
+	// differs between messages (the header block); Body is the rest,
+	// the same for every message. Together they are dot-stuffed and end
+	// in CRLF.
+	AppendHead(dst []byte, seq int64, session int) []byte
+	Body() []byte
+}
+
+// Config describes one run.
+type Config struct {
+	// Dial opens a connection to the server.
+	Dial func(ctx context.Context) (net.Conn, error)
+
+	Gen        Generator
+	Messages   int64  // -m: messages in total, across all sessions
+	Sessions   int    // -s: sessions at once
+	Recipients int    // -r: RCPT commands per transaction
+	Hostname   string // name sent with HELO/LHLO
+
+	LMTP        bool // -L: LHLO, and one reply per recipient after "."
+	NoHelo      bool // -o: MAIL straight after the banner
+	KeepOpen    bool // -d: next message on the same connection
+	AllowReject bool // -A: warn on negative replies and recover
+
+	// ConnectAttempts is -C: connection attempts per session, a budget
+	// for the session's whole life, as in smtp-source.
+	ConnectAttempts int
+
+	FixedDelay  time.Duration // -w: pause between a session's messages
+	RandomDelay int           // -R: random pause of 0..RandomDelay seconds
+	Seed        uint64        // seeds the random pauses
+
+	// Rate, when positive, paces message starts at Rate per second
+	// (message g starts no earlier than Rate/g seconds after the start).
+	Rate float64
+
+	// StartTLS, when set, makes sessions greet with EHLO, require
+	// STARTTLS and greet again inside TLS, using TLS.
+	StartTLS bool
+	TLS      *tls.Config
+
+	// TLSOptional makes STARTTLS opportunistic: a server that does not
+	// offer it, or refuses it, gets the session in plain text.
+	TLSOptional bool
+
+	// Conn configures every session's SMTP engine (timeouts, trace,
+	// observer, dot hook).
+	Conn smtp.Options
+
+	// Log receives warnings (smtp-source's "warning:" lines).
+	Log *slog.Logger
+}
+
+// Result is what a run did.
+type Result struct {
+	Accepted int64         // messages whose end of data got a 2yz reply
+	Failed   int64         // messages taken but not accepted
+	Sessions int64         // connections opened
+	Elapsed  time.Duration // first message taken to last session done
+}
+
+// Fatal is an error that ends the whole run, worded as smtp-source's
+// "fatal:" lines ("sender rejected: 550 ...", "connect: Connection
+// refused").
+type Fatal struct{ Msg string }
+
+func (f *Fatal) Error() string { return f.Msg }
+
+func fatalf(format string, args ...any) error {
+	return &Fatal{Msg: fmt.Sprintf(format, args...)}
+}
+
+// Runner holds the state shared by the sessions of one run.
+type Runner struct {
+	cfg   Config
+	start time.Time
+
+	next     atomic.Int64 // next message number to take
+	accepted atomic.Int64
+	failed   atomic.Int64
+	sessions atomic.Int64
+
+	sender []byte
+	helo   string
+
+	once  sync.Once
+	fatal error
+	stop  context.CancelFunc
+
+	mu   sync.Mutex
+	live []*session // sessions started, for aborting them
+}
+
+// Run runs the load to completion, until ctx is done, or until the first
+// fatal error, which it returns.
+func Run(ctx context.Context, cfg Config) (Result, error) {
+	r, err := newRunner(cfg)
+	if err != nil {
+		return Result{}, err
+	}
+	return r.run(ctx)
+}
+
+func newRunner(cfg Config) (*Runner, error) {
+	if cfg.Sessions < 1 || cfg.Messages < 0 || cfg.Recipients < 1 {
+		return nil, errors.New("load: sessions and recipients must be " +
+			"positive, messages not negative")
+	}
+	if cfg.ConnectAttempts < 1 {
+		cfg.ConnectAttempts = 1
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	r := &Runner{cfg: cfg, sender: []byte(cfg.Gen.SenderAddr())}
+	r.helo = "HELO"
+	if cfg.LMTP {
+		r.helo = "LHLO"
+	} else if cfg.StartTLS {
+		r.helo = "EHLO"
+	}
+	return r, nil
+}
+
+func (r *Runner) run(ctx context.Context) (Result, error) {
+	ctx, r.stop = context.WithCancel(ctx)
+	defer r.stop()
+	r.start = time.Now()
+
+	// However the run is stopped (a fatal error, the caller), no session
+	// may stay blocked on a silent server.
+	context.AfterFunc(ctx, r.abortAll)
+
+	// As in smtp-source, every session takes its first message as it
+	// starts, so that -s sessions really run when there are messages for
+	// them, and none starts without one.
+	var wg sync.WaitGroup
+	for i := range r.cfg.Sessions {
+		seq, ok := r.take()
+		if !ok {
+			break
+		}
+		s := newSession(r, i)
+		r.mu.Lock()
+		r.live = append(r.live, s)
+		r.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := s.run(ctx, seq); err != nil {
+				r.fail(err)
+			}
+		}()
+	}
+	wg.Wait()
+
+	res := Result{
+		Accepted: r.accepted.Load(),
+		Failed:   r.failed.Load(),
+		Sessions: r.sessions.Load(),
+		Elapsed:  time.Since(r.start),
+	}
+	return res, r.fatal
+}
+
+// fail records the first fatal error and stops every session.
+func (r *Runner) fail(err error) {
+	r.once.Do(func() {
+		r.fatal = err
+		r.stop()
+	})
+}
+
+// abortAll closes every session's connection.
+func (r *Runner) abortAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.live {
+		s.abort()
+	}
+}
+
+// take hands out the next message number, or false when the budget is
+// spent.
+func (r *Runner) take() (int64, bool) {
+	seq := r.next.Add(1) - 1
+	if seq >= r.cfg.Messages {
+		return 0, false
+	}
+	return seq, true
+}
+
+// pause waits before message seq as -w, -R and the rate ask; first is the
+// session's first message, which smtp-source never delays.
+func (r *Runner) pause(ctx context.Context, seq int64, first bool) error {
+	var d time.Duration
+	switch {
+	case first:
+	case r.cfg.RandomDelay > 0:
+		n := mix(r.cfg.Seed, uint64(seq)) % uint64(r.cfg.RandomDelay+1)
+		d = time.Duration(n) * time.Second
+	case r.cfg.FixedDelay > 0:
+		d = r.cfg.FixedDelay
+	}
+	if r.cfg.Rate > 0 {
+		at := r.start.Add(time.Duration(float64(seq) / r.cfg.Rate *
+			float64(time.Second)))
+		d = max(d, time.Until(at))
+	}
+	return sleep(ctx, d)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// mix is SplitMix64 over seed and x: a cheap, well-spread hash that gives
+// every message its own random pause whatever session sends it.
+func mix(seed, x uint64) uint64 {
+	z := seed + x*0x9e3779b97f4a7c15
+	z = (z ^ z>>30) * 0xbf58476d1ce4e5b9
+	z = (z ^ z>>27) * 0x94d049bb133111eb
+	return z ^ z>>31
+}

@@ -1,0 +1,378 @@
+package smtp
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+)
+
+// Phase names one step of a session, for timing and error messages.
+type Phase uint8
+
+// The steps of a session, in the order they happen.
+const (
+	PhaseConnect Phase = iota
+	PhaseBanner
+	PhaseHelo
+	PhaseStartTLS
+	PhaseAuth
+	PhaseMail
+	PhaseRcpt
+	PhaseData
+	PhaseEndOfData
+	PhaseRset
+	PhaseQuit
+	NumPhases
+)
+
+var phaseNames = [NumPhases]string{
+	"connect", "banner", "helo", "starttls", "auth", "mail", "rcpt",
+	"data", "eod", "rset", "quit",
+}
+
+// String returns the phase's short name ("mail", "eod", ...).
+func (p Phase) String() string {
+	if p < NumPhases {
+		return phaseNames[p]
+	}
+	return fmt.Sprintf("phase(%d)", p)
+}
+
+// Observer receives one call per completed step. Implementations must be
+// safe for concurrent use by many sessions and should be cheap: they run
+// on the sending path.
+type Observer interface {
+	// Step reports a step that started at start and took d; code is the
+	// reply code (0 when there was none) and err the transport error.
+	Step(p Phase, start time.Time, d time.Duration, code int, err error)
+}
+
+// Options configure a Conn. The zero value means no timeouts, no trace
+// and no observer.
+type Options struct {
+	// ReplyTimeout bounds each command: writing it and reading its reply.
+	ReplyTimeout time.Duration
+
+	// BannerTimeout bounds waiting for the server greeting.
+	BannerTimeout time.Duration
+
+	// TLSTimeout bounds the TLS handshake.
+	TLSTimeout time.Duration
+
+	// Trace, when set, sees each command line before it is sent (out is
+	// true) and each reply line as read (out is false), without CRLF.
+	Trace func(out bool, line []byte)
+
+	// Observer, when set, is told about every step.
+	Observer Observer
+
+	// Dot, when set, is called right after the final dot of a message
+	// has been written, before its reply is read (smtp-source's -c
+	// counter moves there).
+	Dot func()
+}
+
+// IOError is a transport failure during a step: the server closed the
+// connection, reset it, or did not answer in time.
+type IOError struct {
+	Phase   Phase
+	Timeout bool  // the step's deadline passed
+	Err     error // the underlying error
+}
+
+func (e *IOError) Error() string {
+	if e.Timeout {
+		return "timeout during " + e.Phase.String()
+	}
+	return "lost connection during " + e.Phase.String() + ": " + e.Err.Error()
+}
+
+func (e *IOError) Unwrap() error { return e.Err }
+
+// ErrInjection reports plaintext bytes that arrived after the server's
+// 220 reply to STARTTLS and before the TLS handshake: a response
+// injection attempt (the CVE-2011-0411 class), which we refuse.
+var ErrInjection = errors.New("unexpected data after 220 reply to STARTTLS")
+
+// Conn is the client side of one session on an established connection.
+// It is not safe for concurrent use.
+type Conn struct {
+	nc   net.Conn
+	br   *bufio.Reader
+	wbuf []byte
+	bufs net.Buffers // for writev of large bodies, reused
+	text []byte
+	opt  *Options
+
+	// Extensions advertised by the last EHLO reply, keyword in upper
+	// case mapped to its parameters.
+	ext map[string]string
+}
+
+// NewConn wraps an established connection. opt must not be nil.
+func NewConn(nc net.Conn, opt *Options) *Conn {
+	return &Conn{
+		nc:   nc,
+		br:   bufio.NewReaderSize(nc, 4096),
+		wbuf: make([]byte, 0, 512),
+		text: make([]byte, 0, 256),
+		opt:  opt,
+	}
+}
+
+// Reset makes c the client side of a new session on nc, reusing its
+// buffers; the old connection must already be closed.
+func (c *Conn) Reset(nc net.Conn) {
+	c.nc = nc
+	c.br.Reset(nc)
+	c.ext = nil
+}
+
+// NetConn returns the underlying connection (a *tls.Conn after StartTLS).
+func (c *Conn) NetConn() net.Conn { return c.nc }
+
+// Close closes the connection.
+func (c *Conn) Close() error { return c.nc.Close() }
+
+// Banner reads the server greeting.
+func (c *Conn) Banner() (Reply, error) {
+	start := time.Now()
+	c.deadline(start, c.opt.BannerTimeout)
+	r, err := c.read(PhaseBanner)
+	c.observe(PhaseBanner, start, r.Code, err)
+	return r, err
+}
+
+// Hello sends verb (HELO, EHLO or LHLO) with the client's name. After an
+// EHLO or LHLO with a positive reply, Extension reports what the server
+// advertised.
+func (c *Conn) Hello(verb, name string) (Reply, error) {
+	c.wbuf = append(append(append(c.wbuf[:0], verb...), ' '), name...)
+	r, err := c.cmd(PhaseHelo)
+	c.ext = nil
+	if err == nil && verb != "HELO" && r.Positive() {
+		c.ext = parseExtensions(r.Text)
+	}
+	return r, err
+}
+
+// Extension reports whether the last EHLO/LHLO reply advertised keyword
+// (upper case) and with which parameters.
+func (c *Conn) Extension(keyword string) (string, bool) {
+	p, ok := c.ext[keyword]
+	return p, ok
+}
+
+// Mail sends MAIL FROM:<sender>.
+func (c *Conn) Mail(sender []byte) (Reply, error) {
+	c.wbuf = append(append(append(c.wbuf[:0], "MAIL FROM:<"...),
+		sender...), '>')
+	return c.cmd(PhaseMail)
+}
+
+// Rcpt sends RCPT TO:<rcpt>.
+func (c *Conn) Rcpt(rcpt []byte) (Reply, error) {
+	c.wbuf = append(append(append(c.wbuf[:0], "RCPT TO:<"...),
+		rcpt...), '>')
+	return c.cmd(PhaseRcpt)
+}
+
+// Data sends DATA; the server should answer 354.
+func (c *Conn) Data() (Reply, error) {
+	c.wbuf = append(c.wbuf[:0], "DATA"...)
+	return c.cmd(PhaseData)
+}
+
+// Rset sends RSET.
+func (c *Conn) Rset() (Reply, error) {
+	c.wbuf = append(c.wbuf[:0], "RSET"...)
+	return c.cmd(PhaseRset)
+}
+
+// Quit sends QUIT and reads the reply. A server that closes the
+// connection instead of answering is not an error worth reporting, so
+// callers usually ignore what Quit returns.
+func (c *Conn) Quit() (Reply, error) {
+	c.wbuf = append(c.wbuf[:0], "QUIT"...)
+	return c.cmd(PhaseQuit)
+}
+
+// Content sends the message content, head then body, which together must
+// be dot-stuffed and end in CRLF (or be empty), followed by the final
+// ".", and reads the first reply. For LMTP, read the others with
+// NextReply. A small message goes out in one write; a large body is not
+// copied but sent with writev.
+func (c *Conn) Content(head, body []byte) (Reply, error) {
+	start := time.Now()
+	c.deadline(start, c.opt.ReplyTimeout)
+	if c.opt.Trace != nil {
+		c.opt.Trace(true, dotLine)
+	}
+
+	var err error
+	c.wbuf = append(c.wbuf[:0], head...)
+	if len(body) <= 16<<10 {
+		c.wbuf = append(append(c.wbuf, body...), dotCRLF...)
+		_, err = c.nc.Write(c.wbuf)
+	} else {
+		c.bufs = append(c.bufs[:0], c.wbuf, body, dotCRLF)
+		_, err = c.bufs.WriteTo(c.nc)
+	}
+	if err != nil {
+		err = ioError(PhaseEndOfData, err)
+		c.observe(PhaseEndOfData, start, 0, err)
+		return Reply{}, err
+	}
+
+	if c.opt.Dot != nil {
+		c.opt.Dot()
+	}
+	r, err := c.read(PhaseEndOfData)
+	c.observe(PhaseEndOfData, start, r.Code, err)
+	return r, err
+}
+
+var (
+	dotLine = []byte(".")
+	dotCRLF = []byte(".\r\n")
+)
+
+// NextReply reads one more reply for phase p, as LMTP's per-recipient
+// replies after the final dot.
+func (c *Conn) NextReply(p Phase) (Reply, error) {
+	start := time.Now()
+	c.deadline(start, c.opt.ReplyTimeout)
+	r, err := c.read(p)
+	c.observe(p, start, r.Code, err)
+	return r, err
+}
+
+// StartTLS sends STARTTLS and, on a 220 reply, runs the TLS handshake with
+// cfg. A reply other than 220 is returned with a nil error and the session
+// stays in plain text. Bytes already buffered after the 220 make it fail
+// with ErrInjection. After success the caller must send EHLO again.
+func (c *Conn) StartTLS(cfg *tls.Config) (Reply, error) {
+	c.wbuf = append(c.wbuf[:0], "STARTTLS"...)
+	start := time.Now()
+	r, err := c.roundTrip(PhaseStartTLS, start)
+	if err != nil || r.Code != 220 {
+		c.observe(PhaseStartTLS, start, r.Code, err)
+		return r, err
+	}
+	if c.br.Buffered() > 0 {
+		c.observe(PhaseStartTLS, start, r.Code, ErrInjection)
+		return r, ErrInjection
+	}
+
+	err = c.handshake(cfg)
+	c.observe(PhaseStartTLS, start, r.Code, err)
+	return r, err
+}
+
+// Handshake runs the client side of a TLS handshake on the connection
+// right away (implicit TLS, port 465 style).
+func (c *Conn) Handshake(cfg *tls.Config) error {
+	start := time.Now()
+	err := c.handshake(cfg)
+	c.observe(PhaseStartTLS, start, 0, err)
+	return err
+}
+
+func (c *Conn) handshake(cfg *tls.Config) error {
+	ctx := context.Background()
+	if c.opt.TLSTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.opt.TLSTimeout)
+		defer cancel()
+	}
+	tc := tls.Client(c.nc, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("TLS handshake failed: %w", err)
+	}
+	c.nc = tc
+	c.br.Reset(tc)
+	c.ext = nil
+	return nil
+}
+
+// TLSState returns the TLS connection state, if the session uses TLS.
+func (c *Conn) TLSState() (tls.ConnectionState, bool) {
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		return tc.ConnectionState(), true
+	}
+	return tls.ConnectionState{}, false
+}
+
+// cmd sends the command in c.wbuf (without CRLF) and reads its reply.
+func (c *Conn) cmd(p Phase) (Reply, error) {
+	start := time.Now()
+	r, err := c.roundTrip(p, start)
+	c.observe(p, start, r.Code, err)
+	return r, err
+}
+
+func (c *Conn) roundTrip(p Phase, start time.Time) (Reply, error) {
+	if c.opt.Trace != nil {
+		c.opt.Trace(true, c.wbuf)
+	}
+	c.wbuf = append(c.wbuf, '\r', '\n')
+	c.deadline(start, c.opt.ReplyTimeout)
+	if _, err := c.nc.Write(c.wbuf); err != nil {
+		return Reply{}, ioError(p, err)
+	}
+	return c.read(p)
+}
+
+func (c *Conn) read(p Phase) (Reply, error) {
+	var trace func([]byte)
+	if t := c.opt.Trace; t != nil {
+		trace = func(line []byte) { t(false, line) }
+	}
+	r, text, err := readReply(c.br, c.text, trace)
+	c.text = text
+	if err != nil {
+		return Reply{}, ioError(p, err)
+	}
+	return r, nil
+}
+
+func (c *Conn) deadline(now time.Time, d time.Duration) {
+	if d > 0 {
+		c.nc.SetDeadline(now.Add(d))
+	}
+}
+
+func (c *Conn) observe(p Phase, start time.Time, code int, err error) {
+	if o := c.opt.Observer; o != nil {
+		o.Step(p, start, time.Since(start), code, err)
+	}
+}
+
+func ioError(p Phase, err error) error {
+	return &IOError{
+		Phase:   p,
+		Timeout: errors.Is(err, os.ErrDeadlineExceeded),
+		Err:     err,
+	}
+}
+
+// parseExtensions reads the EHLO keywords from a reply text: the first
+// line is the server's greeting, each further line a keyword and its
+// parameters.
+func parseExtensions(text []byte) map[string]string {
+	ext := make(map[string]string)
+	lines := bytes.Split(text, []byte("\n"))
+	for _, l := range lines[1:] {
+		kw, params, _ := bytes.Cut(bytes.TrimSpace(l), []byte(" "))
+		if len(kw) > 0 {
+			ext[string(bytes.ToUpper(kw))] = string(params)
+		}
+	}
+	return ext
+}
