@@ -11,9 +11,9 @@ import (
 
 // newDialer parses and resolves the target once, as smtp-source does, and
 // returns the function sessions connect with. For the built-in sink it
-// starts the sink first; cleanup stops it.
+// starts the sink first and returns it.
 func newDialer(o *options, log *slog.Logger) (
-	func(context.Context) (net.Conn, error), func(), error) {
+	func(context.Context) (net.Conn, error), *builtinSink, error) {
 
 	t, err := target.Parse(o.target)
 	if err != nil {
@@ -27,16 +27,13 @@ func newDialer(o *options, log *slog.Logger) (
 		family = target.IPv6
 	}
 
-	cleanup := func() {}
+	var sk *builtinSink
 	if t.Kind == target.Sink {
-		addr, stop, err := startSink(log)
-		if err != nil {
+		if sk, err = startSink(log); err != nil {
 			return nil, nil, fmt.Errorf("built-in sink: %w", err)
 		}
-		cleanup = stop
-		t, err = target.Parse(addr)
-		if err != nil {
-			stop()
+		if t, err = target.Parse(sk.addr); err != nil {
+			sk.stop()
 			return nil, nil, err
 		}
 	}
@@ -45,7 +42,9 @@ func newDialer(o *options, log *slog.Logger) (
 	defer cancel()
 	addr, err := t.Resolve(ctx, family)
 	if err != nil {
-		cleanup()
+		if sk != nil {
+			sk.stop()
+		}
 		return nil, nil, err
 	}
 	d := &target.Dialer{
@@ -53,5 +52,5 @@ func newDialer(o *options, log *slog.Logger) (
 		WindowSize: o.windowSize,
 		Timeout:    o.connectTO,
 	}
-	return d.Dial, cleanup, nil
+	return d.Dial, sk, nil
 }

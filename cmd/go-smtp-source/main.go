@@ -63,11 +63,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if o.verbose > 0 {
 		log = slog.New(cli.NewHandler(stderr, prog, slog.LevelInfo))
 	}
-	cfg, cleanup, err := buildConfig(o, log, stdout)
+	cfg, sk, err := buildConfig(o, log, stdout)
 	if err != nil {
 		return fatal(err.Error())
 	}
-	defer cleanup()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt,
 		syscall.SIGTERM)
@@ -79,6 +78,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if !o.noSummary {
 		printSummary(stderr, res)
+	}
+	if sk != nil {
+		st := sk.stop()
+		if !o.noSummary {
+			fmt.Fprintln(stderr, sinkSummary(st))
+		}
 	}
 	var f *load.Fatal
 	switch {
@@ -106,14 +111,13 @@ func printSummary(w io.Writer, r load.Result) {
 // buildConfig turns options into a run: it reads the -F file, resolves
 // the target and builds the message generator.
 func buildConfig(o *options, log *slog.Logger,
-	stdout io.Writer) (load.Config, func(), error) {
+	stdout io.Writer) (load.Config, *builtinSink, error) {
 
-	nothing := func() {}
 	hostname := o.hostname
 	if hostname == "" {
 		h, err := os.Hostname()
 		if err != nil {
-			return load.Config{}, nothing, fmt.Errorf(
+			return load.Config{}, nil, fmt.Errorf(
 				"cannot find my hostname: %w (use -M)", err)
 		}
 		hostname = h
@@ -121,12 +125,12 @@ func buildConfig(o *options, log *slog.Logger,
 
 	gen, err := newGenerator(o, hostname)
 	if err != nil {
-		return load.Config{}, nothing, err
+		return load.Config{}, nil, err
 	}
 
-	dial, cleanup, err := newDialer(o, log)
+	dial, sk, err := newDialer(o, log)
 	if err != nil {
-		return load.Config{}, nothing, err
+		return load.Config{}, nil, err
 	}
 
 	seed := o.seed
@@ -165,7 +169,7 @@ func buildConfig(o *options, log *slog.Logger,
 	if o.counter > 0 {
 		cfg.Conn.Dot = counterTo(stdout)
 	}
-	return cfg, cleanup, nil
+	return cfg, sk, nil
 }
 
 // newGenerator builds the message generator with smtp-source's defaults.

@@ -1,13 +1,49 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"fmt"
 	"log/slog"
+	"net"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/sink"
 )
 
-// startSink starts the built-in sink on a loopback port and returns its
-// address and a function that stops it.
-// TODO: wire in internal/sink when it lands.
-func startSink(log *slog.Logger) (string, func(), error) {
-	return "", nil, errors.New("not built yet")
+// builtinSink is the go-smtp-sink started in-process for the target
+// "sink:", with smtp-sink's defaults but no concurrency cap, on a free
+// loopback port.
+type builtinSink struct {
+	srv  *sink.Server
+	addr string
+	done chan error
+}
+
+func startSink(log *slog.Logger) (*builtinSink, error) {
+	srv, err := sink.New(sink.Config{MaxSessions: 1 << 20}, log)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	b := &builtinSink{srv: srv, addr: ln.Addr().String(),
+		done: make(chan error, 1)}
+	go func() { b.done <- srv.Serve(context.Background(), ln) }()
+	return b, nil
+}
+
+// stop stops the sink and reports what it received.
+func (b *builtinSink) stop() sink.Stats {
+	b.srv.Close()
+	<-b.done
+	return b.srv.Stats()
+}
+
+// sinkSummary words what the built-in sink saw, to stand beside the
+// client's summary.
+func sinkSummary(st sink.Stats) string {
+	return fmt.Sprintf("%s: sink: sessions=%d messages=%d recipients=%d"+
+		" bytes=%d", prog, st.Sessions, st.Messages, st.Recipients,
+		st.Bytes)
 }
