@@ -57,6 +57,7 @@ Our options:
                  (0 waits forever, as smtp-source does)
   --seed n       seed of the -R random pauses (default: the process id)
   --no-summary   don't print the end-of-run summary on stderr
+  --cpuprofile file  write a CPU profile (go tool pprof) to file
   -h, --help     print this help
   --version      print the version
 

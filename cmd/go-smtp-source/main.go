@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"syscall"
@@ -68,6 +69,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fatal(err.Error())
 	}
 
+	if o.cpuProfile != "" {
+		stopProfile, err := startProfile(o.cpuProfile)
+		if err != nil {
+			return fatal(err.Error())
+		}
+		defer stopProfile()
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt,
 		syscall.SIGTERM)
 	defer stop()
@@ -95,6 +104,23 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return fatal("interrupted")
 	}
 	return cli.ExitOK
+}
+
+// startProfile writes a CPU profile for go tool pprof to path until the
+// returned function is called.
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("cpu profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // printSummary writes the one-line end-of-run summary.

@@ -47,6 +47,7 @@ type options struct {
 	seed          uint64
 	seedSet       bool
 	noSummary     bool
+	cpuProfile    string
 	help, version bool
 }
 
@@ -135,6 +136,7 @@ func parseArgs(prog string, args []string) (*options, error) {
 	repTO := str(0, "reply-timeout")
 	seed := str(0, "seed")
 	noSum := flag(0, "no-summary")
+	cpuProf := str(0, "cpuprofile")
 	help := flag('h', "help")
 	version := flag(0, "version")
 
@@ -153,6 +155,7 @@ func parseArgs(prog string, args []string) (*options, error) {
 	o.keepOpen, o.lmtp, o.numbered, o.oldMode = *keep, *lmtp, *numbered,
 		*old
 	o.fileCompat, o.noSummary = *compat, *noSum
+	o.cpuProfile = *cpuProf
 	o.hostname = *myname
 	if set.IsSet('f') {
 		o.sender = from

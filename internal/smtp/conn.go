@@ -107,7 +107,7 @@ type Conn struct {
 	br   *bufio.Reader
 	wbuf []byte
 	bufs net.Buffers // for writev of large bodies, reused
-	text []byte
+	rb   replyBuf
 	opt  *Options
 
 	// Extensions advertised by the last EHLO reply, keyword in upper
@@ -121,8 +121,11 @@ func NewConn(nc net.Conn, opt *Options) *Conn {
 		nc:   nc,
 		br:   bufio.NewReaderSize(nc, 4096),
 		wbuf: make([]byte, 0, 512),
-		text: make([]byte, 0, 256),
-		opt:  opt,
+		rb: replyBuf{
+			text: make([]byte, 0, 256),
+			line: make([]byte, 0, 256),
+		},
+		opt: opt,
 	}
 }
 
@@ -334,8 +337,7 @@ func (c *Conn) read(p Phase) (Reply, error) {
 	if t := c.opt.Trace; t != nil {
 		trace = func(line []byte) { t(false, line) }
 	}
-	r, text, err := readReply(c.br, c.text, trace)
-	c.text = text
+	r, err := readReply(c.br, &c.rb, trace)
 	if err != nil {
 		return Reply{}, ioError(p, err)
 	}

@@ -38,18 +38,24 @@ func (r Reply) String() string { return fmt.Sprintf("%d %s", r.Code, r.Text) }
 // errLineTooLong is internal: the rest of an over-long line is skipped.
 var errLineTooLong = errors.New("reply line too long")
 
-// readReply reads one whole reply from br into text (reused). Each line is
-// passed to trace when it is not nil, after censoring.
-func readReply(br *bufio.Reader, text []byte,
-	trace func(line []byte)) (Reply, []byte, error) {
+// replyBuf holds the buffers of reply reading, reused from reply to
+// reply: the joined text and the line being read.
+type replyBuf struct {
+	text, line []byte
+}
 
-	text = text[:0]
-	var line []byte
+// readReply reads one whole reply from br into b's buffers. Each line is
+// passed to trace when it is not nil, after censoring.
+func readReply(br *bufio.Reader, b *replyBuf,
+	trace func(line []byte)) (Reply, error) {
+
+	text := b.text[:0]
+	defer func() { b.text = text }()
 	for {
-		var err error
-		line, err = readLine(br, line[:0])
+		line, err := readLine(br, b.line[:0])
+		b.line = line
 		if err != nil {
-			return Reply{}, text, err
+			return Reply{}, err
 		}
 		censor(line)
 		if trace != nil {
@@ -64,7 +70,7 @@ func readReply(br *bufio.Reader, text []byte,
 			if len(text) > MaxReplyText {
 				text = text[:MaxReplyText]
 			}
-			return Reply{Code: code, Text: text}, text, nil
+			return Reply{Code: code, Text: text}, nil
 		}
 		if len(text) < MaxReplyText {
 			text = append(text, '\n')

@@ -36,7 +36,7 @@ func TestReadReply(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			br := bufio.NewReaderSize(strings.NewReader(c.in), 16)
-			r, _, err := readReply(br, nil, nil)
+			r, err := readReply(br, &replyBuf{}, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,7 +55,7 @@ func TestReadReply(t *testing.T) {
 func TestReadReplyErrors(t *testing.T) {
 	for _, in := range []string{"", "250-more\r\n", "250 no newline"} {
 		br := bufio.NewReader(strings.NewReader(in))
-		_, _, err := readReply(br, nil, nil)
+		_, err := readReply(br, &replyBuf{}, nil)
 		if err == nil {
 			t.Errorf("%q: no error", in)
 		}
@@ -70,17 +70,19 @@ func TestReadReplyErrors(t *testing.T) {
 func TestReadReplyLongLine(t *testing.T) {
 	long := "550 " + strings.Repeat("x", 1<<20) + "\r\n250 ok\r\n"
 	br := bufio.NewReaderSize(strings.NewReader(long), 4096)
-	r, text, err := readReply(br, nil, nil)
+	var b replyBuf
+	r, err := readReply(br, &b, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if r.Code != 550 || len(r.Text) != MaxReplyText-4 {
 		t.Errorf("got code %d, %d bytes of text", r.Code, len(r.Text))
 	}
-	if cap(text) > 2*MaxReplyText {
-		t.Errorf("kept a %d-byte buffer", cap(text))
+	if cap(b.text) > 2*MaxReplyText || cap(b.line) > 2*MaxReplyText {
+		t.Errorf("kept buffers of %d and %d bytes", cap(b.text),
+			cap(b.line))
 	}
-	r, _, err = readReply(br, nil, nil)
+	r, err = readReply(br, &b, nil)
 	if err != nil || r.Code != 250 {
 		t.Errorf("next reply: %v %v", r, err)
 	}
@@ -115,7 +117,7 @@ func FuzzReadReply(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		br := bufio.NewReaderSize(strings.NewReader(string(in)), 16)
 		for {
-			r, _, err := readReply(br, nil, nil)
+			r, err := readReply(br, &replyBuf{}, nil)
 			if err != nil {
 				return
 			}
