@@ -194,7 +194,7 @@ func TestFatalWording(t *testing.T) {
 		{map[string]string{"MAIL": "550 5.1.0 no"},
 			"sender rejected: 550 5.1.0 no"},
 		{map[string]string{"RCPT": "550-5.1.1 a\r\n550 5.1.1 b - gsmtp"},
-			"recipient rejected: 550 5.1.1 a\n5.1.1 b - gsmtp"},
+			"recipient rejected: 550 5.1.1 a?5.1.1 b - gsmtp"},
 		{map[string]string{"DATA": "250 but why"},
 			"data rejected: 250 but why"},
 		{map[string]string{".": "452 full"},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -129,8 +130,11 @@ func (s *session) open(ctx context.Context) (outcome, error) {
 		return goOn, s.lost(err, "reading server greeting")
 	}
 	if !reply.Positive() {
-		if err := s.reject("rejected at server banner", reply); err != nil {
-			return goOn, err
+		// smtp-source goes on with HELO even after 421 or 521, which
+		// say the server is closing; we end the session there.
+		out, err := s.negative("rejected at server banner", reply)
+		if err != nil || out == dropped {
+			return out, err
 		}
 	}
 
@@ -182,6 +186,7 @@ func (s *session) startTLS(verb string) (outcome, error) {
 		if optional {
 			return goOn, nil
 		}
+		s.quit()
 		return goOn, fatalf("STARTTLS not advertised by server")
 	}
 	reply, err := s.conn.StartTLS(s.r.cfg.TLS)
@@ -195,7 +200,9 @@ func (s *session) startTLS(verb string) (outcome, error) {
 	case reply.Code != 220 && optional:
 		return goOn, nil
 	case reply.Code != 220:
-		return goOn, fatalf("STARTTLS rejected: %s", reply)
+		err := fatalf("STARTTLS rejected: %s", words(reply))
+		s.quit() // reuses the reply's buffer: word it first
+		return goOn, err
 	}
 
 	reply, err = s.conn.Hello(verb, s.r.cfg.Hostname)
@@ -335,10 +342,26 @@ func (s *session) negative(what string, reply smtp.Reply) (outcome, error) {
 // without -A, a warning with it.
 func (s *session) reject(what string, reply smtp.Reply) error {
 	if !s.r.cfg.AllowReject {
-		return fatalf("%s: %s", what, reply)
+		return fatalf("%s: %s", what, words(reply))
 	}
-	s.r.cfg.Log.Warn(what + ": " + reply.String())
+	s.r.cfg.Log.Warn(what + ": " + words(reply))
 	return nil
+}
+
+// words renders a reply for a warning or fatal line as smtp-source does:
+// "code text", the lines of a multi-line reply joined by '?', so that a
+// diagnostic stays one line.
+func words(reply smtp.Reply) string {
+	b := make([]byte, 0, 4+len(reply.Text))
+	b = strconv.AppendInt(b, int64(reply.Code), 10)
+	b = append(b, ' ')
+	for _, c := range reply.Text {
+		if c == '\n' {
+			c = '?'
+		}
+		b = append(b, c)
+	}
+	return string(b)
 }
 
 // lost words a transport failure as smtp-source does ("lost connection

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"syscall"
 	"time"
 )
 
@@ -246,7 +247,9 @@ func (c *session) expectEOF() bool {
 		c.deviate(KindOffScript, "expected EOF, got `%s`", show(line))
 	case isEOF(err) && len(c.partial) > 0:
 		c.deviate(KindOffScript, "expected EOF, got `%s`", show(c.partial))
-	case isEOF(err):
+	case isEOF(err), errors.Is(err, syscall.ECONNRESET):
+		// A client may end with RST rather than FIN, as smtp-source
+		// does (SO_LINGER 0): both close the connection.
 		return true
 	default:
 		c.readFailed("expected EOF", err)

@@ -48,9 +48,10 @@ func (p Phase) String() string {
 // safe for concurrent use by many sessions and should be cheap: they run
 // on the sending path.
 type Observer interface {
-	// Step reports a step that started at start and took d; code is the
-	// reply code (0 when there was none) and err the transport error.
-	Step(p Phase, start time.Time, d time.Duration, code int, err error)
+	// Step reports a step that started at start and took d, with the
+	// reply (zero when there was none; its Text is only valid during
+	// the call) or the transport error.
+	Step(p Phase, start time.Time, d time.Duration, r Reply, err error)
 }
 
 // Options configure a Conn. The zero value means no timeouts, no trace
@@ -148,7 +149,7 @@ func (c *Conn) Banner() (Reply, error) {
 	start := time.Now()
 	c.deadline(start, c.opt.BannerTimeout)
 	r, err := c.read(PhaseBanner)
-	c.observe(PhaseBanner, start, r.Code, err)
+	c.observe(PhaseBanner, start, r, err)
 	return r, err
 }
 
@@ -229,7 +230,7 @@ func (c *Conn) Content(head, body []byte) (Reply, error) {
 	}
 	if err != nil {
 		err = ioError(PhaseEndOfData, err)
-		c.observe(PhaseEndOfData, start, 0, err)
+		c.observe(PhaseEndOfData, start, Reply{}, err)
 		return Reply{}, err
 	}
 
@@ -237,7 +238,7 @@ func (c *Conn) Content(head, body []byte) (Reply, error) {
 		c.opt.Dot()
 	}
 	r, err := c.read(PhaseEndOfData)
-	c.observe(PhaseEndOfData, start, r.Code, err)
+	c.observe(PhaseEndOfData, start, r, err)
 	return r, err
 }
 
@@ -252,7 +253,7 @@ func (c *Conn) NextReply(p Phase) (Reply, error) {
 	start := time.Now()
 	c.deadline(start, c.opt.ReplyTimeout)
 	r, err := c.read(p)
-	c.observe(p, start, r.Code, err)
+	c.observe(p, start, r, err)
 	return r, err
 }
 
@@ -265,16 +266,16 @@ func (c *Conn) StartTLS(cfg *tls.Config) (Reply, error) {
 	start := time.Now()
 	r, err := c.roundTrip(PhaseStartTLS, start)
 	if err != nil || r.Code != 220 {
-		c.observe(PhaseStartTLS, start, r.Code, err)
+		c.observe(PhaseStartTLS, start, r, err)
 		return r, err
 	}
 	if c.br.Buffered() > 0 {
-		c.observe(PhaseStartTLS, start, r.Code, ErrInjection)
+		c.observe(PhaseStartTLS, start, r, ErrInjection)
 		return r, ErrInjection
 	}
 
 	err = c.handshake(cfg)
-	c.observe(PhaseStartTLS, start, r.Code, err)
+	c.observe(PhaseStartTLS, start, r, err)
 	return r, err
 }
 
@@ -283,7 +284,7 @@ func (c *Conn) StartTLS(cfg *tls.Config) (Reply, error) {
 func (c *Conn) Handshake(cfg *tls.Config) error {
 	start := time.Now()
 	err := c.handshake(cfg)
-	c.observe(PhaseStartTLS, start, 0, err)
+	c.observe(PhaseStartTLS, start, Reply{}, err)
 	return err
 }
 
@@ -316,7 +317,7 @@ func (c *Conn) TLSState() (tls.ConnectionState, bool) {
 func (c *Conn) cmd(p Phase) (Reply, error) {
 	start := time.Now()
 	r, err := c.roundTrip(p, start)
-	c.observe(p, start, r.Code, err)
+	c.observe(p, start, r, err)
 	return r, err
 }
 
@@ -350,9 +351,9 @@ func (c *Conn) deadline(now time.Time, d time.Duration) {
 	}
 }
 
-func (c *Conn) observe(p Phase, start time.Time, code int, err error) {
+func (c *Conn) observe(p Phase, start time.Time, r Reply, err error) {
 	if o := c.opt.Observer; o != nil {
-		o.Step(p, start, time.Since(start), code, err)
+		o.Step(p, start, time.Since(start), r, err)
 	}
 }
 
