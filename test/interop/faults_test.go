@@ -54,6 +54,10 @@ func TestSourceFaults(t *testing.T) {
 						quitClosed(t, postfix, ours, args)
 						return
 					}
+					if fault == "-Q" && cmd == "connect" && abort {
+						closingGreeting(t, postfix, ours, args)
+						return
+					}
 					if compareFault(t, postfix, ours, args) {
 						mu.Lock()
 						hangs = append(hangs, name)
@@ -123,6 +127,32 @@ func quitClosed(t *testing.T, postfix, ours string, args []string) {
 	}
 	if !strings.Contains(got.Stderr, "accepted=3 failed=0") {
 		t.Errorf("ours did not deliver all 3 messages:\n%s", got.Stderr)
+	}
+}
+
+// closingGreeting checks the deliberate difference for a 421 greeting
+// with -A: Postfix's client warns and sends HELO into the closed
+// connection, which is then fatal; ours warns and ends that session,
+// and each of the 3 messages gets a session and a warning of its own.
+func closingGreeting(t *testing.T, postfix, ours string, args []string) {
+	t.Helper()
+	const warning = "PROG: warning: rejected at server banner: " +
+		"421 4.0.0 Server closing connection"
+	want := postfixtest.RunBounded(t, faultBound, postfix, args...)
+	if want.ExitCode != 1 || !strings.Contains(want.Stderr,
+		"fatal: lost connection while sending HELO") {
+		t.Errorf("Postfix's client no longer fails here: exit %d\n%s",
+			want.ExitCode, want.Stderr)
+	}
+	if postfixtest.IsPostfix(ours) {
+		return
+	}
+	got := postfixtest.RunBounded(t, faultBound, ours, args...)
+	diag := postfixtest.Diagnostics(postfixtest.NormalizeStderr(got.Stderr))
+	wantDiag := []string{warning, warning, warning}
+	if got.ExitCode != 0 || !slices.Equal(diag, wantDiag) {
+		t.Errorf("ours: exit %d, diagnostics %q; want 0 and %q",
+			got.ExitCode, diag, wantDiag)
 	}
 }
 
