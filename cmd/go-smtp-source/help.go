@@ -44,6 +44,16 @@ Our options:
                  opportunistic goes on in plain text when not offered)
   --rate N[/unit]  start messages at N per second, minute (m), hour (h)
                  or per duration (/100ms)
+  --duration d   run for d (30s, 5m) instead of a message count (with
+                 a count too, whichever ends first)
+  --max-lateness d
+                 with --rate, drop a message that cannot start within d
+                 of its scheduled time (counted as dropped)
+  --out file     write the result document (JSON: counters, latency
+                 histograms, per-second series) to file; - is stdout
+  --metrics-addr host:port
+                 serve Prometheus metrics at http://host:port/metrics
+  --no-metrics   measure nothing beyond the summary counts
   --numbering 3.7|3.9
                  recipient numbering of Postfix 3.7 (default: a number
                  prepended) or of Postfix >= 3.9 (appended to the

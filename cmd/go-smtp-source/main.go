@@ -80,7 +80,28 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt,
 		syscall.SIGTERM)
 	defer stop()
+
+	var m *measurement
+	if !o.noMetrics {
+		if m, err = startMeasuring(ctx, o, stderr, log); err != nil {
+			if sk != nil {
+				sk.stop()
+			}
+			return fatal(err.Error())
+		}
+		cfg.Metrics = m.rec
+	}
 	res, err := load.Run(ctx, cfg)
+	if m != nil {
+		doc := m.stop()
+		doc.Config = map[string]any{"args": o.args, "target": o.target}
+		doc.Time.Complete = ctx.Err() == nil
+		if o.out != "" {
+			if werr := writeResult(o.out, doc, stdout); werr != nil {
+				log.Warn(werr.Error())
+			}
+		}
+	}
 
 	if o.counter > 0 && err == nil {
 		fmt.Fprint(stdout, "\n")
@@ -179,6 +200,8 @@ func buildConfig(o *options, log *slog.Logger,
 		RandomDelay:     o.randomDelay,
 		Seed:            seed,
 		Rate:            o.rate,
+		Duration:        o.duration,
+		MaxLateness:     o.maxLateness,
 		StartTLS:        o.starttls != "",
 		TLSOptional:     o.starttls == "opportunistic",
 		TLS:             &tls.Config{InsecureSkipVerify: true},

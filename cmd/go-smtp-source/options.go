@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -48,6 +49,13 @@ type options struct {
 	seedSet       bool
 	noSummary     bool
 	cpuProfile    string
+	out           string
+	metricsAddr   string
+	duration      time.Duration
+	maxLateness   time.Duration
+	noMetrics     bool
+	messagesSet   bool
+	args          []string // as given, for the result document
 	help, version bool
 }
 
@@ -137,6 +145,11 @@ func parseArgs(prog string, args []string) (*options, error) {
 	seed := str(0, "seed")
 	noSum := flag(0, "no-summary")
 	cpuProf := str(0, "cpuprofile")
+	out := str(0, "out")
+	metricsAddr := str(0, "metrics-addr")
+	duration := str(0, "duration")
+	maxLate := str(0, "max-lateness")
+	noMetrics := flag(0, "no-metrics")
 	help := flag('h', "help")
 	version := flag(0, "version")
 
@@ -155,7 +168,12 @@ func parseArgs(prog string, args []string) (*options, error) {
 	o.keepOpen, o.lmtp, o.numbered, o.oldMode = *keep, *lmtp, *numbered,
 		*old
 	o.fileCompat, o.noSummary = *compat, *noSum
-	o.cpuProfile = *cpuProf
+	o.cpuProfile, o.out, o.metricsAddr = *cpuProf, *out, *metricsAddr
+	o.noMetrics = *noMetrics
+	o.args = args
+	if err := o.durations(set, duration, maxLate); err != nil {
+		return nil, err
+	}
 	o.hostname = *myname
 	if set.IsSet('f') {
 		o.sender = from
@@ -175,6 +193,15 @@ func parseArgs(prog string, args []string) (*options, error) {
 	if err := o.longs(set, starttls, qps, rate, numbering, connTO, banTO,
 		repTO, seed); err != nil {
 		return nil, err
+	}
+
+	o.messagesSet = set.IsSet('m')
+	if o.duration > 0 && !o.messagesSet {
+		o.messages = math.MaxInt64 // the duration ends the run
+	}
+	if o.noMetrics && (o.out != "" || o.metricsAddr != "") {
+		return nil, usagef("--no-metrics leaves nothing for --out " +
+			"or --metrics-addr")
 	}
 
 	rest := set.Args()
@@ -304,6 +331,29 @@ func (o *options) longs(set *getopt.Set, starttls, qps, rate, numbering,
 			return usagef("bad --seed: %q", *seed)
 		}
 		o.seed, o.seedSet = v, true
+	}
+	return nil
+}
+
+// durations converts --duration and --max-lateness.
+func (o *options) durations(set *getopt.Set, duration,
+	maxLate *string) error {
+
+	if set.IsSet("duration") {
+		v, err := time.ParseDuration(*duration)
+		if err != nil || v <= 0 {
+			return usagef("bad --duration: %q (want a positive "+
+				"duration such as 30s or 5m)", *duration)
+		}
+		o.duration = v
+	}
+	if set.IsSet("max-lateness") {
+		v, err := time.ParseDuration(*maxLate)
+		if err != nil || v <= 0 {
+			return usagef("bad --max-lateness: %q (want a positive "+
+				"duration such as 1s)", *maxLate)
+		}
+		o.maxLateness = v
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"math"
 	"net"
 	"runtime"
 	"testing"
@@ -96,10 +97,17 @@ func TestNoAllocationsPerMessage(t *testing.T) {
 		return after.Mallocs - before.Mallocs
 	}
 	run(100) // warm up
-	small, large := run(200), run(5200)
-	perMessage := float64(large-small) / 5000
-	t.Logf("allocations: %d for 200 messages, %d for 5200 (%.3f/msg)",
-		small, large, perMessage)
+
+	// The least of three tries: a GC cycle or the runtime's own work
+	// can land in any one of them.
+	perMessage := math.Inf(1)
+	for range 3 {
+		small, large := run(200), run(5200)
+		n := (float64(large) - float64(small)) / 5000
+		t.Logf("allocations: %d for 200 messages, %d for 5200 "+
+			"(%.3f/msg)", small, large, n)
+		perMessage = min(perMessage, n)
+	}
 	// The lean server and the runtime allocate a little now and then;
 	// one allocation per message would show as 1.0.
 	if perMessage > 0.05 {

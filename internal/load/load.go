@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/metrics"
 	"github.com/go-smtp-source/go-smtp-source/internal/smtp"
 )
 
@@ -77,6 +78,18 @@ type Config struct {
 	// observer, dot hook).
 	Conn smtp.Options
 
+	// Duration, when positive, ends the run this long after its start:
+	// no message is started after it (open and closed model alike).
+	Duration time.Duration
+
+	// MaxLateness, when positive and Rate is set, drops a message that
+	// could not start within this long after its scheduled time, and
+	// counts it as dropped. Otherwise late messages are sent late.
+	MaxLateness time.Duration
+
+	// Metrics, when set, records every step, message and session.
+	Metrics *metrics.Recorder
+
 	// Log receives warnings (smtp-source's "warning:" lines).
 	Log *slog.Logger
 }
@@ -92,9 +105,15 @@ type Result struct {
 // Fatal is an error that ends the whole run, worded as smtp-source's
 // "fatal:" lines ("sender rejected: 550 ...", "connect: Connection
 // refused").
-type Fatal struct{ Msg string }
+type Fatal struct {
+	Msg string
+	Err error // the cause, when there is one below the words
+}
 
 func (f *Fatal) Error() string { return f.Msg }
+
+// Unwrap returns the cause.
+func (f *Fatal) Unwrap() error { return f.Err }
 
 func fatalf(format string, args ...any) error {
 	return &Fatal{Msg: fmt.Sprintf(format, args...)}
@@ -163,13 +182,18 @@ func (r *Runner) run(ctx context.Context) (Result, error) {
 
 	// As in smtp-source, every session takes its first message as it
 	// starts, so that -s sessions really run when there are messages for
-	// them, and none starts without one.
-	var wg sync.WaitGroup
-	for i := range r.cfg.Sessions {
+	// them, and none starts without one. All are taken before any
+	// session runs, or a quick session could take a slow one's.
+	var firsts []int64
+	for range r.cfg.Sessions {
 		seq, ok := r.take()
 		if !ok {
 			break
 		}
+		firsts = append(firsts, seq)
+	}
+	var wg sync.WaitGroup
+	for i, seq := range firsts {
 		s := newSession(r, i)
 		r.mu.Lock()
 		r.live = append(r.live, s)
@@ -211,18 +235,31 @@ func (r *Runner) abortAll() {
 }
 
 // take hands out the next message number, or false when the budget is
-// spent.
+// spent or the run's duration is over.
 func (r *Runner) take() (int64, bool) {
+	if r.cfg.Duration > 0 && time.Since(r.start) >= r.cfg.Duration {
+		return 0, false
+	}
 	seq := r.next.Add(1) - 1
 	if seq >= r.cfg.Messages {
+		return 0, false
+	}
+	if r.cfg.Duration > 0 && r.cfg.Rate > 0 &&
+		float64(seq) >= r.cfg.Duration.Seconds()*r.cfg.Rate {
+		// Scheduled after the end of the run.
 		return 0, false
 	}
 	return seq, true
 }
 
-// pause waits before message seq as -w, -R and the rate ask; first is the
-// session's first message, which smtp-source never delays.
-func (r *Runner) pause(ctx context.Context, seq int64, first bool) error {
+// pause waits before message seq as -w, -R and the rate ask; first is
+// the session's first message, which smtp-source never delays. With a
+// rate it returns the message's scheduled start, and whether to send it
+// at all: a message later than MaxLateness is dropped. rec, when set,
+// counts late and dropped messages.
+func (r *Runner) pause(ctx context.Context, seq int64, first bool,
+	rec *metrics.Shard) (intended time.Time, send bool, err error) {
+
 	var d time.Duration
 	switch {
 	case first:
@@ -232,13 +269,31 @@ func (r *Runner) pause(ctx context.Context, seq int64, first bool) error {
 	case r.cfg.FixedDelay > 0:
 		d = r.cfg.FixedDelay
 	}
-	if r.cfg.Rate > 0 {
-		at := r.start.Add(time.Duration(float64(seq) / r.cfg.Rate *
-			float64(time.Second)))
-		d = max(d, time.Until(at))
+	if r.cfg.Rate <= 0 {
+		return time.Time{}, true, sleep(ctx, d)
 	}
-	return sleep(ctx, d)
+
+	intended = r.start.Add(time.Duration(float64(seq) / r.cfg.Rate *
+		float64(time.Second)))
+	if err := sleep(ctx, max(d, time.Until(intended))); err != nil {
+		return intended, false, err
+	}
+	late := time.Since(intended)
+	if late > lateAfter && rec != nil {
+		rec.Late()
+	}
+	if r.cfg.MaxLateness > 0 && late > r.cfg.MaxLateness {
+		if rec != nil {
+			rec.Dropped()
+		}
+		return intended, false, nil
+	}
+	return intended, true, nil
 }
+
+// lateAfter is how far behind its schedule a send may start before it
+// counts as late: timer and scheduler jitter stay below it.
+const lateAfter = time.Millisecond
 
 func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/metrics"
 	"github.com/go-smtp-source/go-smtp-source/internal/smtp"
 	"github.com/go-smtp-source/go-smtp-source/internal/target"
 )
@@ -15,8 +16,10 @@ import (
 // session is one of the -s parallel sessions: it takes messages from the
 // shared budget and sends them, over one connection after another.
 type session struct {
-	r  *Runner
-	id int
+	r   *Runner
+	id  int
+	rec *metrics.Shard // nil when the run is not measured
+	opt smtp.Options   // the engine's options, with this session's observer
 
 	conn     *smtp.Conn // the session's connection, nil between them
 	engine   *smtp.Conn // reused for every connection of the session
@@ -29,31 +32,58 @@ type session struct {
 
 	rcpt []byte
 	head []byte
+
+	// The message in progress: the code of its last negative reply,
+	// its recipients' fate, and when its transaction started and got
+	// its deciding reply.
+	negCode        int
+	rcptOK, rcptNo int
+	txStart, txEnd time.Time
+
+	opened time.Time // when the connection was made
 }
 
 func newSession(r *Runner, id int) *session {
-	return &session{
+	s := &session{
 		r:        r,
 		id:       id,
+		opt:      r.cfg.Conn,
 		attempts: r.cfg.ConnectAttempts,
 		rcpt:     make([]byte, 0, 128),
 		head:     make([]byte, 0, 512),
 	}
+	if r.cfg.Metrics != nil {
+		s.rec = r.cfg.Metrics.NewShard()
+		s.opt.Observer = s
+	}
+	return s
 }
 
-// outcome says how a step left the session.
-type outcome int
+// Step records one step of the engine (smtp.Observer). The engine's
+// phases are the first of metrics' phases, in the same order.
+func (s *session) Step(p smtp.Phase, _ time.Time, d time.Duration,
+	r smtp.Reply, err error) {
+
+	if err != nil {
+		s.rec.Fail(metrics.Phase(p), metrics.Classify(err))
+		return
+	}
+	s.rec.Step(metrics.Phase(p), d, r.Code, metrics.ParseEnhanced(r.Text))
+}
+
+// flow says how a step left the session.
+type flow int
 
 const (
-	goOn    outcome = iota // carry on in this session
-	dropped                // the server closed the session (421/521)
+	goOn    flow = iota // carry on in this session
+	dropped             // the server closed the session (421/521)
 )
 
 // run sends message seq, then more until the budget is spent.
 func (s *session) run(ctx context.Context, seq int64) error {
 	// A session that ends in error or is stopped leaves without QUIT:
 	// smtp-source exits at once on a fatal error.
-	defer s.drop()
+	defer s.close()
 
 	for first := true; ; first = false {
 		if !first {
@@ -63,26 +93,23 @@ func (s *session) run(ctx context.Context, seq int64) error {
 				return nil
 			}
 		}
-		if err := s.r.pause(ctx, seq, first); err != nil {
-			s.r.failed.Add(1)
-			return nil
+		intended, send, err := s.r.pause(ctx, seq, first, s.rec)
+		if err != nil {
+			return nil // stopped while waiting: nothing was attempted
+		}
+		if !send {
+			continue // dropped: too late for its schedule
 		}
 
-		accepted, err := s.send(ctx, seq)
+		o, err := s.send(ctx, seq)
+		s.finish(o, intended)
 		if ctx.Err() != nil {
 			// Stopped by another session's fatal error or by the
 			// caller: what this session saw since is not news.
-			s.r.failed.Add(1)
 			return nil
 		}
 		if err != nil {
-			s.r.failed.Add(1)
 			return err
-		}
-		if accepted {
-			s.r.accepted.Add(1)
-		} else {
-			s.r.failed.Add(1)
 		}
 		if !s.r.cfg.KeepOpen {
 			s.quit()
@@ -91,26 +118,77 @@ func (s *session) run(ctx context.Context, seq int64) error {
 }
 
 // send delivers message seq, opening a connection first when the session
-// has none. It reports whether the server accepted the message.
-func (s *session) send(ctx context.Context, seq int64) (bool, error) {
+// has none, and says how it ended.
+func (s *session) send(ctx context.Context, seq int64) (metrics.Outcome,
+	error) {
+
+	s.negCode, s.rcptOK, s.rcptNo = 0, 0, 0
+	s.txStart, s.txEnd = time.Time{}, time.Time{}
 	if s.conn == nil {
-		out, err := s.open(ctx)
-		if err != nil || out == dropped {
-			return false, err
+		f, err := s.open(ctx)
+		if err != nil || f == dropped {
+			return s.failure(err), err
 		}
 	}
-	return s.transaction(seq)
+	delivered, err := s.transaction(seq)
+	if delivered {
+		return metrics.Accepted, err
+	}
+	return s.failure(err), err
+}
+
+// failure classifies a message that was not delivered: refused by a
+// reply, lost to the transport, or unknown when its data went out and no
+// final reply came back.
+func (s *session) failure(err error) metrics.Outcome {
+	var ioe *smtp.IOError
+	switch {
+	case errors.As(err, &ioe) && ioe.Phase == smtp.PhaseEndOfData &&
+		ioe.Read:
+		return metrics.Unknown
+	case s.negCode/100 == 4:
+		return metrics.TempFail
+	case s.negCode != 0:
+		return metrics.PermFail
+	}
+	return metrics.Error
+}
+
+// finish counts a message that was attempted.
+func (s *session) finish(o metrics.Outcome, intended time.Time) {
+	if o == metrics.Accepted {
+		s.r.accepted.Add(1)
+	} else {
+		s.r.failed.Add(1)
+	}
+	if s.rec == nil {
+		return
+	}
+
+	var d, fromIntended time.Duration
+	if !s.txEnd.IsZero() {
+		d = s.txEnd.Sub(s.txStart)
+		if !intended.IsZero() {
+			fromIntended = s.txEnd.Sub(intended)
+		}
+	}
+	s.rec.Recipients(s.rcptOK, s.rcptNo)
+	s.rec.Message(o, d, fromIntended)
 }
 
 // open connects, reads the banner and greets, as smtp-source does.
-func (s *session) open(ctx context.Context) (outcome, error) {
+func (s *session) open(ctx context.Context) (flow, error) {
 	nc, err := s.dial(ctx)
 	if err != nil {
 		return goOn, err
 	}
 	s.r.sessions.Add(1)
+	s.opened = time.Now()
+	if s.rec != nil {
+		s.rec.SessionOpened()
+	}
 	if s.engine == nil {
-		s.engine = smtp.NewConn(nc, &s.r.cfg.Conn)
+		s.engine = smtp.NewConn(nc, &s.opt)
 	} else {
 		s.engine.Reset(nc)
 	}
@@ -148,7 +226,15 @@ func (s *session) open(ctx context.Context) (outcome, error) {
 // attempt; the last one is fatal.
 func (s *session) dial(ctx context.Context) (net.Conn, error) {
 	for {
+		start := time.Now()
 		nc, err := s.r.cfg.Dial(ctx)
+		if s.rec != nil {
+			if err != nil {
+				s.rec.Fail(metrics.Connect, metrics.Classify(err))
+			} else {
+				s.rec.Step(metrics.Connect, time.Since(start), 0, 0)
+			}
+		}
 		if err == nil {
 			return nc, nil
 		}
@@ -165,7 +251,7 @@ func (s *session) dial(ctx context.Context) (net.Conn, error) {
 }
 
 // greet sends HELO or LHLO, or EHLO and STARTTLS when TLS is asked for.
-func (s *session) greet() (outcome, error) {
+func (s *session) greet() (flow, error) {
 	verb := s.r.helo
 	reply, err := s.conn.Hello(verb, s.r.cfg.Hostname)
 	if err != nil {
@@ -180,7 +266,7 @@ func (s *session) greet() (outcome, error) {
 	return goOn, nil
 }
 
-func (s *session) startTLS(verb string) (outcome, error) {
+func (s *session) startTLS(verb string) (flow, error) {
 	optional := s.r.cfg.TLSOptional
 	if _, ok := s.conn.Extension("STARTTLS"); !ok {
 		if optional {
@@ -218,6 +304,7 @@ func (s *session) startTLS(verb string) (outcome, error) {
 // transaction sends one message: MAIL, RCPT..., DATA, content and the
 // final dot, or RSET when the envelope or DATA was refused.
 func (s *session) transaction(seq int64) (bool, error) {
+	s.txStart = time.Now()
 	reply, err := s.conn.Mail(s.r.sender)
 	if err != nil {
 		return false, s.lost(err, "sending sender")
@@ -247,7 +334,7 @@ func (s *session) transaction(seq int64) (bool, error) {
 
 // recipients sends the RCPT commands of message seq and counts the
 // accepted ones.
-func (s *session) recipients(seq int64) (int, outcome, error) {
+func (s *session) recipients(seq int64) (int, flow, error) {
 	accepted := 0
 	for j := range s.r.cfg.Recipients {
 		s.rcpt = s.r.cfg.Gen.AppendRecipient(s.rcpt[:0], seq, j)
@@ -257,8 +344,10 @@ func (s *session) recipients(seq int64) (int, outcome, error) {
 		}
 		if reply.Positive() {
 			accepted++
+			s.rcptOK++
 			continue
 		}
+		s.rcptNo++
 		out, err := s.negative("recipient rejected", reply)
 		if err != nil || out == dropped {
 			return 0, out, err
@@ -292,6 +381,7 @@ func (s *session) content(seq int64, accepted int) (bool, error) {
 		}
 		if reply.Positive() {
 			delivered = true
+			s.txEnd = time.Now()
 			continue
 		}
 		out, err := s.negative("end of data rejected", reply)
@@ -327,7 +417,7 @@ func (s *session) recover(what string, reply smtp.Reply) error {
 
 // negative handles a negative reply: fatal without -A; with -A a warning,
 // and on 421 or 521 the session is closed without QUIT.
-func (s *session) negative(what string, reply smtp.Reply) (outcome, error) {
+func (s *session) negative(what string, reply smtp.Reply) (flow, error) {
 	if err := s.reject(what, reply); err != nil {
 		return goOn, err
 	}
@@ -341,6 +431,10 @@ func (s *session) negative(what string, reply smtp.Reply) (outcome, error) {
 // reject words a negative reply as smtp-source does: a fatal error
 // without -A, a warning with it.
 func (s *session) reject(what string, reply smtp.Reply) error {
+	s.negCode = reply.Code
+	if !s.txStart.IsZero() && !s.txEnd.After(s.txStart) {
+		s.txEnd = time.Now()
+	}
 	if !s.r.cfg.AllowReject {
 		return fatalf("%s: %s", what, words(reply))
 	}
@@ -368,11 +462,12 @@ func words(reply smtp.Reply) string {
 // while sending sender", "timeout while reading server greeting"). It is
 // fatal, with or without -A.
 func (s *session) lost(err error, while string) error {
+	f := &Fatal{Msg: "lost connection while " + while, Err: err}
 	var ioe *smtp.IOError
 	if errors.As(err, &ioe) && ioe.Timeout {
-		return fatalf("timeout while %s", while)
+		f.Msg = "timeout while " + while
 	}
-	return fatalf("lost connection while %s", while)
+	return f
 }
 
 // quit ends the session politely. The QUIT reply is read but not judged:
@@ -395,7 +490,19 @@ func (s *session) drop() {
 	s.nc = nil
 	s.mu.Unlock()
 	s.conn.Close()
+	if s.rec != nil {
+		s.rec.Bytes(s.conn.TakeBytes())
+		s.rec.SessionDone(time.Since(s.opened))
+	}
 	s.conn = nil
+}
+
+// close ends the session's part in the run: no connection, no shard.
+func (s *session) close() {
+	s.drop()
+	if s.rec != nil {
+		s.rec.Close()
+	}
 }
 
 // abort closes the session's connection, if any, from another goroutine,

@@ -83,6 +83,7 @@ type Options struct {
 // connection, reset it, or did not answer in time.
 type IOError struct {
 	Phase   Phase
+	Read    bool  // failed reading the reply, after the command was sent
 	Timeout bool  // the step's deadline passed
 	Err     error // the underlying error
 }
@@ -114,13 +115,38 @@ type Conn struct {
 	// Extensions advertised by the last EHLO reply, keyword in upper
 	// case mapped to its parameters.
 	ext map[string]string
+
+	// Bytes written and read since the last TakeBytes.
+	out, in int64
+}
+
+// counter counts the bytes read from a Conn's connection.
+type counter struct{ c *Conn }
+
+func (r counter) Read(p []byte) (int, error) {
+	n, err := r.c.nc.Read(p)
+	r.c.in += int64(n)
+	return n, err
+}
+
+// TakeBytes returns the bytes written and read since the last call.
+func (c *Conn) TakeBytes() (out, in int64) {
+	out, in = c.out, c.in
+	c.out, c.in = 0, 0
+	return out, in
+}
+
+// write writes b and counts it.
+func (c *Conn) write(b []byte) error {
+	n, err := c.nc.Write(b)
+	c.out += int64(n)
+	return err
 }
 
 // NewConn wraps an established connection. opt must not be nil.
 func NewConn(nc net.Conn, opt *Options) *Conn {
-	return &Conn{
+	c := &Conn{
 		nc:   nc,
-		br:   bufio.NewReaderSize(nc, 4096),
 		wbuf: make([]byte, 0, 512),
 		rb: replyBuf{
 			text: make([]byte, 0, 256),
@@ -128,13 +154,15 @@ func NewConn(nc net.Conn, opt *Options) *Conn {
 		},
 		opt: opt,
 	}
+	c.br = bufio.NewReaderSize(counter{c}, 4096)
+	return c
 }
 
 // Reset makes c the client side of a new session on nc, reusing its
 // buffers; the old connection must already be closed.
 func (c *Conn) Reset(nc net.Conn) {
 	c.nc = nc
-	c.br.Reset(nc)
+	c.br.Reset(counter{c})
 	c.ext = nil
 }
 
@@ -223,15 +251,17 @@ func (c *Conn) Content(head, body []byte) (Reply, error) {
 	c.wbuf = append(c.wbuf[:0], head...)
 	if len(body) <= 16<<10 {
 		c.wbuf = append(append(c.wbuf, body...), dotCRLF...)
-		_, err = c.nc.Write(c.wbuf)
+		err = c.write(c.wbuf)
 	} else {
 		c.bufs = append(c.bufs[:0], c.wbuf, body, dotCRLF)
-		_, err = c.bufs.WriteTo(c.nc)
+		var n int64
+		n, err = c.bufs.WriteTo(c.nc)
+		c.out += n
 	}
 	if err != nil {
-		err = ioError(PhaseEndOfData, err)
-		c.observe(PhaseEndOfData, start, Reply{}, err)
-		return Reply{}, err
+		ioe := ioError(PhaseEndOfData, err)
+		c.observe(PhaseEndOfData, start, Reply{}, ioe)
+		return Reply{}, ioe
 	}
 
 	if c.opt.Dot != nil {
@@ -300,7 +330,7 @@ func (c *Conn) handshake(cfg *tls.Config) error {
 		return fmt.Errorf("TLS handshake failed: %w", err)
 	}
 	c.nc = tc
-	c.br.Reset(tc)
+	c.br.Reset(counter{c})
 	c.ext = nil
 	return nil
 }
@@ -327,7 +357,7 @@ func (c *Conn) roundTrip(p Phase, start time.Time) (Reply, error) {
 	}
 	c.wbuf = append(c.wbuf, '\r', '\n')
 	c.deadline(start, c.opt.ReplyTimeout)
-	if _, err := c.nc.Write(c.wbuf); err != nil {
+	if err := c.write(c.wbuf); err != nil {
 		return Reply{}, ioError(p, err)
 	}
 	return c.read(p)
@@ -340,7 +370,9 @@ func (c *Conn) read(p Phase) (Reply, error) {
 	}
 	r, err := readReply(c.br, &c.rb, trace)
 	if err != nil {
-		return Reply{}, ioError(p, err)
+		ioe := ioError(p, err)
+		ioe.Read = true
+		return Reply{}, ioe
 	}
 	return r, nil
 }
@@ -357,7 +389,7 @@ func (c *Conn) observe(p Phase, start time.Time, r Reply, err error) {
 	}
 }
 
-func ioError(p Phase, err error) error {
+func ioError(p Phase, err error) *IOError {
 	return &IOError{
 		Phase:   p,
 		Timeout: errors.Is(err, os.ErrDeadlineExceeded),

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/term"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/metrics"
+)
+
+// measurement is what a run measures besides its summary counts: the
+// recorder, and whoever reads it while the run goes on.
+type measurement struct {
+	rec      *metrics.Recorder
+	stopTick func()
+	srv      *http.Server
+	progress chan struct{} // closed to stop the progress line
+	done     chan struct{} // closed when the progress line is gone
+}
+
+// startMeasuring sets up the recorder, the Prometheus endpoint and the
+// live progress line, as the options ask.
+func startMeasuring(ctx context.Context, o *options, stderr io.Writer,
+	log *slog.Logger) (*measurement, error) {
+
+	m := &measurement{rec: metrics.New(time.Now())}
+	m.stopTick = m.rec.Start(ctx)
+
+	if o.metricsAddr != "" {
+		if err := m.serve(o.metricsAddr, log); err != nil {
+			m.stopTick()
+			return nil, err
+		}
+	}
+	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) &&
+		o.counter == 0 && o.verbose == 0 {
+		m.progress = make(chan struct{})
+		m.done = make(chan struct{})
+		go m.showProgress(stderr, o)
+	}
+	return m, nil
+}
+
+// serve exposes the recorder's metrics for Prometheus at /metrics.
+func (m *measurement) serve(addr string, log *slog.Logger) error {
+	reg := prometheus.NewRegistry()
+	if err := m.rec.Register(reg, nil); err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("metrics: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg,
+		promhttp.HandlerOpts{EnableOpenMetrics: true}))
+	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		err := m.srv.Serve(ln)
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Warn("metrics: " + err.Error())
+		}
+	}()
+	return nil
+}
+
+// stop ends the measurement and returns the run's result.
+func (m *measurement) stop() *metrics.Result {
+	if m.progress != nil {
+		close(m.progress)
+		<-m.done
+	}
+	m.stopTick()
+	if m.srv != nil {
+		m.srv.Close()
+	}
+	return m.rec.Result()
+}
+
+// showProgress redraws one status line on a terminal a few times a
+// second: done of total (or elapsed of duration), rate, errors, ETA.
+func (m *measurement) showProgress(w io.Writer, o *options) {
+	defer close(m.done)
+	t := time.NewTicker(250 * time.Millisecond)
+	defer t.Stop()
+	start := time.Now()
+	for {
+		select {
+		case <-m.progress:
+			fmt.Fprint(w, "\r\x1b[K")
+			return
+		case <-t.C:
+			line := progressLine(m.rec.Snapshot(), o, time.Since(start))
+			fmt.Fprint(w, "\r\x1b[K"+line)
+		}
+	}
+}
+
+// progressLine words a progress snapshot.
+func progressLine(p metrics.Progress, o *options,
+	elapsed time.Duration) string {
+
+	var b strings.Builder
+	elapsed = elapsed.Truncate(time.Second)
+	switch {
+	case o.duration > 0:
+		fmt.Fprintf(&b, "%v/%v", elapsed, o.duration)
+	default:
+		fmt.Fprintf(&b, "%d/%d", p.Attempted, o.messages)
+	}
+	fmt.Fprintf(&b, "  %.0f msg/s  accepted %d  failed %d  errors %d",
+		p.Rate, p.Accepted, p.Failed, p.Errors)
+	if p.Late+p.Dropped > 0 {
+		fmt.Fprintf(&b, "  late %d  dropped %d", p.Late, p.Dropped)
+	}
+	if eta, ok := remaining(p, o, elapsed); ok {
+		fmt.Fprintf(&b, "  ETA %v", eta)
+	}
+	return b.String()
+}
+
+// remaining estimates the time left from the current rate.
+func remaining(p metrics.Progress, o *options,
+	elapsed time.Duration) (time.Duration, bool) {
+
+	if o.duration > 0 {
+		return max(o.duration-elapsed, 0), true
+	}
+	if p.Rate <= 0 {
+		return 0, false
+	}
+	left := float64(o.messages - p.Attempted)
+	return time.Duration(left / p.Rate * float64(time.Second)).
+		Round(time.Second), true
+}
+
+// writeResult writes the result document to path, "-" for stdout.
+func writeResult(path string, res *metrics.Result, stdout io.Writer) error {
+	if path == "-" {
+		return res.Encode(stdout)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	if err := res.Encode(f); err != nil {
+		f.Close()
+		return fmt.Errorf("result: %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("result: %s: %w", path, err)
+	}
+	return nil
+}
