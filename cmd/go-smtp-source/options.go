@@ -54,7 +54,6 @@ type options struct {
 	duration      time.Duration
 	maxLateness   time.Duration
 	noMetrics     bool
-	messagesSet   bool
 	args          []string // as given, for the result document
 	help, version bool
 }
@@ -195,8 +194,7 @@ func parseArgs(prog string, args []string) (*options, error) {
 		return nil, err
 	}
 
-	o.messagesSet = set.IsSet('m')
-	if o.duration > 0 && !o.messagesSet {
+	if o.duration > 0 && !set.IsSet('m') {
 		o.messages = math.MaxInt64 // the duration ends the run
 	}
 	if o.noMetrics && (o.out != "" || o.metricsAddr != "") {
