@@ -43,7 +43,7 @@ func (b *builtinSink) stop() sink.Stats {
 // sinkSummary words what the built-in sink saw, to stand beside the
 // client's summary.
 func sinkSummary(st sink.Stats) string {
-	return fmt.Sprintf("%s: sink: sessions=%d messages=%d recipients=%d"+
-		" bytes=%d", prog, st.Sessions, st.Messages, st.Recipients,
-		st.Bytes)
+	return fmt.Sprintf("%s: sink: sessions=%d messages=%d refused=%d"+
+		" recipients=%d bytes=%d", prog, st.Sessions, st.Messages,
+		st.Refused, st.Recipients, st.Bytes)
 }

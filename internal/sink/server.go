@@ -32,6 +32,7 @@ type Server struct {
 	active     atomic.Int64
 	quits      atomic.Int64
 	messages   atomic.Int64
+	refused    atomic.Int64 // messages whose end of data was refused
 	recipients atomic.Int64
 	bytes      atomic.Int64
 	counter    *counterPrinter
@@ -56,6 +57,7 @@ type Stats struct {
 	Active     int64 // sessions in progress
 	Quits      int64 // QUIT commands (smtp-sink's -c "quit")
 	Messages   int64 // messages received (smtp-sink's -c "mesg")
+	Refused    int64 // of those, refused at the end of data
 	Recipients int64 // accepted recipients of those messages
 	Bytes      int64 // their DATA or BDAT bytes, end-of-data included
 	Elapsed    time.Duration
@@ -71,9 +73,10 @@ func (st Stats) MessageRate() float64 {
 
 // String is the summary line printed at exit.
 func (st Stats) String() string {
-	return fmt.Sprintf("sessions=%d messages=%d recipients=%d bytes=%d"+
-		" elapsed=%.3fs rate=%.1f msg/s", st.Sessions, st.Messages,
-		st.Recipients, st.Bytes, st.Elapsed.Seconds(), st.MessageRate())
+	return fmt.Sprintf("sessions=%d messages=%d refused=%d recipients=%d"+
+		" bytes=%d elapsed=%.3fs rate=%.1f msg/s", st.Sessions,
+		st.Messages, st.Refused, st.Recipients, st.Bytes,
+		st.Elapsed.Seconds(), st.MessageRate())
 }
 
 // New checks cfg and returns a server that logs to log (nil: discard).
@@ -357,6 +360,7 @@ func (s *Server) Stats() Stats {
 		Active:     s.active.Load(),
 		Quits:      s.quits.Load(),
 		Messages:   s.messages.Load(),
+		Refused:    s.refused.Load(),
 		Recipients: s.recipients.Load(),
 		Bytes:      s.bytes.Load(),
 		Elapsed:    time.Since(s.started),

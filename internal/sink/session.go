@@ -382,6 +382,9 @@ func (s *session) endMessage() bool {
 // recipient, counting rcpts down as smtp-sink does. An empty reply is
 // the success reply.
 func (s *session) dotReply(reply string) {
+	if reply != "" && reply[0] != '2' {
+		s.srv.refused.Add(1)
+	}
 	if !s.cfg.LMTP {
 		if reply == "" {
 			reply = replyOK

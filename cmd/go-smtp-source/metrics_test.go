@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/metrics"
+	"github.com/go-smtp-source/go-smtp-source/internal/sink"
+)
+
+// startTestSink runs go-smtp-sink in-process with the given faults.
+func startTestSink(t *testing.T, faults ...string) (*sink.Server, string) {
+	t.Helper()
+	cfg := sink.Config{Seed: 42}
+	for _, f := range faults {
+		fault, err := sink.ParseFault(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Faults = append(cfg.Faults, fault)
+	}
+	srv, err := sink.New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(context.Background(), ln) }()
+	t.Cleanup(func() {
+		srv.Close()
+		<-done
+	})
+	return srv, ln.Addr().String()
+}
+
+// runForResult runs the command with --out and decodes the result.
+func runForResult(t *testing.T, args ...string) *metrics.Result {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "result.json")
+	var stdout, stderr bytes.Buffer
+	args = append([]string{"--out", out}, args...)
+	if code := run(args, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	res := readResult(t, out)
+	return res
+}
+
+// The latencies are the server's, phase by phase: a delay injected on
+// DATA shows in the DATA phase only.
+func TestPhaseLatencyFollowsTheServer(t *testing.T) {
+	const delay = 50 * time.Millisecond
+	_, addr := startTestSink(t, "data:100%:delay=50ms")
+	res := runForResult(t, "-s", "4", "-m", "40", "-d", addr)
+
+	if got := res.Messages.Accepted; got != 40 {
+		t.Fatalf("accepted %d, want 40", got)
+	}
+	p50 := func(phase string) time.Duration {
+		l := res.Latency.Phases[phase]
+		if l == nil || l.Count == 0 {
+			t.Fatalf("no %s latencies", phase)
+		}
+		return time.Duration(l.ValueAt(50))
+	}
+	if d := p50("data"); d < delay {
+		t.Errorf("data p50 %v, want at least %v", d, delay)
+	}
+	for _, phase := range []string{"mail", "rcpt", "eod"} {
+		if d := p50(phase); d >= delay {
+			t.Errorf("%s p50 %v, want well under %v", phase, d, delay)
+		}
+	}
+	if d := p50("transaction"); d < delay {
+		t.Errorf("transaction p50 %v, want at least %v", d, delay)
+	}
+}
+
+// The result's counts are the sink's counts, with rejects injected.
+func TestCountsMatchTheSink(t *testing.T) {
+	srv, addr := startTestSink(t, "rcpt:20%:450", ".:10%:554")
+	res := runForResult(t, "-A", "-s", "5", "-m", "300", "-d", "-r", "2",
+		addr)
+	st := srv.Stats()
+
+	if res.Messages.Accepted != st.Messages-st.Refused ||
+		st.Refused == 0 {
+		t.Errorf("accepted %d, sink got %d messages and refused %d",
+			res.Messages.Accepted, st.Messages, st.Refused)
+	}
+	if res.Recipients.Accepted != res.Replies["RCPT 250"] {
+		t.Errorf("recipients accepted %d, RCPT 250 replies %d",
+			res.Recipients.Accepted, res.Replies["RCPT 250"])
+	}
+	if res.Recipients.Rejected != res.Replies["RCPT 450"] ||
+		res.Recipients.Rejected == 0 {
+		t.Errorf("recipients rejected %d, RCPT 450 replies %d",
+			res.Recipients.Rejected, res.Replies["RCPT 450"])
+	}
+	m := res.Messages
+	if m.Attempted != 300 || m.Error != 0 || m.Unknown != 0 {
+		t.Errorf("messages %+v, want 300 attempted, no errors", m)
+	}
+	if m.PermFail != res.Replies["EOD 554"] || m.PermFail == 0 {
+		t.Errorf("permfail %d, EOD 554 replies %d", m.PermFail,
+			res.Replies["EOD 554"])
+	}
+	// A message is a tempfail when both its recipients were refused.
+	if m.Accepted+m.TempFail+m.PermFail != 300 {
+		t.Errorf("outcomes do not add up: %+v", m)
+	}
+	if res.Sessions.Opened != 5 || res.Sessions.Done != 5 {
+		t.Errorf("sessions %+v, want 5 opened and done", res.Sessions)
+	}
+}
+
+func readResult(t *testing.T, path string) *metrics.Result {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := metrics.Decode(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
