@@ -87,13 +87,20 @@ func runCmd(t *testing.T, args ...string) result {
 	panic("unreachable")
 }
 
-// lines returns the stderr lines, without their newlines.
+// lines returns the stderr lines, without their newlines, leaving out
+// the summary table (indented lines after the summary line).
 func (r result) lines() []string {
 	s := strings.TrimSuffix(r.stderr, "\n")
 	if s == "" {
 		return nil
 	}
-	return strings.Split(s, "\n")
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if !strings.HasPrefix(l, "  ") {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // diagnostics returns the text of the stderr lines that start with
