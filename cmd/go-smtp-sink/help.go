@@ -28,7 +28,8 @@ and dump format. Times are in seconds.
 smtp-sink options:
   -4, -6        listen on IPv4 only, IPv6 only
   -8            do not announce 8BITMIME
-  -a            do not announce AUTH (AUTH still answers 250)
+  -a            do not announce AUTH (AUTH still answers 250, or runs
+                the real exchange with --auth-users)
   -A delay      after 354, wait delay, reply 550 and hang up
   -b reply      soft reject reply (450 4.3.0 Error: command failed)
   -B reply      hard reject reply (500 5.3.0 Error: command failed)
@@ -81,6 +82,13 @@ Extensions (off by default, so the dialogue stays smtp-sink's):
   --max-size bytes     announce SIZE bytes; refuse MAIL SIZE= and
                        messages above it with 552 (0: no limit)
   --smtputf8           announce SMTPUTF8, keep UTF-8 in dump headers
+  --auth-users file    real AUTH PLAIN, LOGIN and CRAM-MD5 (RFC 4954)
+                       against file: one user:password a line, # for
+                       comments, plaintext passwords (CRAM-MD5 needs
+                       them); without it AUTH answers 250 at once
+  --auth-required      MAIL before a successful AUTH gets 530
+  --auth-tls-only      offer and take AUTH only under TLS (538 before);
+                       by default AUTH is offered in plain text too
   --fault cmd:pct:action
                        hit pct percent of cmd's replies; action is a
                        reply ("450", "550 5.1.1 No such user"),
@@ -98,4 +106,5 @@ Examples:
   PROG -L -f rcpt unix:/tmp/lmtp.sock 100
   PROG -W rcpt:1:50 --fault rcpt:5%:450 --seed 7 :2525 100
   PROG --starttls --chunking --max-size 10485760 127.0.0.1:2525 100
+  PROG --starttls --auth-users users.txt --auth-required :2525 100
 `

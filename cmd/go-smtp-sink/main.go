@@ -87,6 +87,11 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 			return err
 		}
 	}
+	if o.users != "" {
+		if o.cfg.Users, err = sink.LoadUsers(o.users); err != nil {
+			return err
+		}
+	}
 	if o.syslog {
 		o.cfg.Syslog = openSyslog(log)
 	}

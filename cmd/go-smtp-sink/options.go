@@ -26,6 +26,7 @@ type options struct {
 	backlog int
 	tlsCert string
 	tlsKey  string
+	users   string // --auth-users
 	noSum   bool
 	help    bool
 	errs    []string // msg_error lines printed before the usage
@@ -110,9 +111,9 @@ func newSet() *getopt.Set {
 // Our long options, with and without an argument.
 var (
 	longWithArg = []string{"tls-cert", "tls-key", "fault", "seed",
-		"max-size", "max-chunk"}
+		"max-size", "max-chunk", "auth-users"}
 	longFlags = []string{"help", "starttls", "smtps", "chunking",
-		"smtputf8", "no-summary"}
+		"smtputf8", "no-summary", "auth-required", "auth-tls-only"}
 )
 
 // apply handles one option as it comes.
@@ -253,6 +254,12 @@ func (o *options) applyLong(name, arg string) error {
 		c.SMTPUTF8 = true
 	case "no-summary":
 		o.noSum = true
+	case "auth-users":
+		o.users = arg
+	case "auth-required":
+		c.AuthRequired = true
+	case "auth-tls-only":
+		c.AuthTLSOnly = true
 	case "max-size":
 		c.Size = true
 		c.MaxSize, err = strconv.ParseInt(arg, 10, 64)
@@ -355,6 +362,21 @@ func (o *options) finish(operands []string) error {
 	}
 	if o.counter {
 		o.cfg.RateInterval = time.Second
+	}
+	return o.checkAuth()
+}
+
+// checkAuth checks that the AUTH options have what they need, before
+// anything is opened.
+func (o *options) checkAuth() error {
+	c := &o.cfg
+	switch {
+	case c.AuthRequired && o.users == "":
+		return errors.New("--auth-required needs --auth-users")
+	case c.AuthTLSOnly && o.users == "":
+		return errors.New("--auth-tls-only needs --auth-users")
+	case c.AuthTLSOnly && !c.StartTLS && !c.ImplicitTLS:
+		return errors.New("--auth-tls-only needs --starttls or --smtps")
 	}
 	return nil
 }

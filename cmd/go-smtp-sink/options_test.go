@@ -85,6 +85,16 @@ func TestParseErrors(t *testing.T) {
 			"go-smtp-sink: fatal: use only one of -d or -D, but not both"},
 		{[]string{"--fault", "rcpt:5", ":25", "1"},
 			"go-smtp-sink: fatal: bad fault"},
+		{[]string{"--auth-required", ":25", "1"},
+			"go-smtp-sink: fatal: --auth-required needs --auth-users"},
+		{[]string{"--auth-tls-only", "--starttls", ":25", "1"},
+			"go-smtp-sink: fatal: --auth-tls-only needs --auth-users"},
+		{[]string{"--auth-users", "u", "--auth-tls-only", ":25", "1"},
+			"go-smtp-sink: fatal: --auth-tls-only needs --starttls or" +
+				" --smtps"},
+		{[]string{"--auth-users", "/nonexistent/users", "127.0.0.1:0",
+			"1"}, "go-smtp-sink: fatal: auth users: open " +
+			"/nonexistent/users: no such file"},
 	}
 	for _, c := range cases {
 		var stdout, stderr bytes.Buffer
@@ -111,6 +121,19 @@ func TestParseErrors(t *testing.T) {
 	if !strings.HasPrefix(stderr.String(),
 		"go-smtp-sink: error: bad soft error reply: 45\n") {
 		t.Errorf("stderr %q", stderr.String())
+	}
+}
+
+func TestParseAuthOptions(t *testing.T) {
+	o, err := parseOptions([]string{"go-smtp-sink", "--auth-users",
+		"users.txt", "--auth-required", "--auth-tls-only", "--tls-cert",
+		"c.pem", "--tls-key", "k.pem", ":2525", "10"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.users != "users.txt" || !o.cfg.AuthRequired ||
+		!o.cfg.AuthTLSOnly || !o.cfg.StartTLS {
+		t.Errorf("AUTH options not as given: %+v", o)
 	}
 }
 

@@ -146,12 +146,18 @@ var (
 // PROG " in a usage message), and lines that
 // differ by design go: debug lines of Postfix's libraries under -v
 // (name_mask, smtp_stream_setup, vstream_tweak_tcp, stream buffer size)
-// and our end-of-run summary ("PROG: summary: accepted=... ...").
+// and our end-of-run summary ("PROG: summary: accepted=... ...", and
+// the table indented below it).
 func NormalizeStderr(s string) string {
 	s = progPrefix.ReplaceAllString(s, "PROG: ")
 	s = usageProg.ReplaceAllString(s, "usage: PROG ")
 	var out strings.Builder
+	table := false
 	for _, line := range strings.SplitAfter(s, "\n") {
+		if table && strings.HasPrefix(line, "  ") {
+			continue
+		}
+		table = strings.HasPrefix(line, "PROG: summary: ")
 		if line == "" || dropLine.MatchString(line) {
 			continue
 		}

@@ -174,8 +174,13 @@ func throughputChart(s *Summary) *chart {
 	acc := plotLine{name: "accepted", color: colorAccepted}
 	fail := plotLine{name: "tempfail + permfail", color: colorFailed}
 	errs := plotLine{name: "error + unknown", color: colorErrors}
-	for _, sec := range s.Series {
+	for i, sec := range s.Series {
 		x, m := offset(s, sec), sec.Messages
+		if gap(s, i) {
+			acc.pts = append(acc.pts, xy{x, math.NaN()})
+			fail.pts = append(fail.pts, xy{x, math.NaN()})
+			errs.pts = append(errs.pts, xy{x, math.NaN()})
+		}
 		acc.pts = append(acc.pts, xy{x, float64(m.Accepted)})
 		fail.pts = append(fail.pts, xy{x, float64(m.TempFail + m.PermFail)})
 		errs.pts = append(errs.pts, xy{x, float64(m.Error + m.Unknown)})
@@ -224,6 +229,13 @@ func phaseChart(s *Summary) *chart {
 		secondsAxis(s), lines)
 }
 
+// gap reports whether seconds are missing before the i-th of the
+// series, when no run was going (shards whose windows are apart): the
+// lines break there rather than bridge it.
+func gap(s *Summary, i int) bool {
+	return i > 0 && s.Series[i].T-s.Series[i-1].T > 1
+}
+
 func p50(sp SecondPhase) int64    { return sp.P50NS }
 func p99(sp SecondPhase) int64    { return sp.P99NS }
 func maxOf(sp SecondPhase) int64  { return sp.MaxNS }
@@ -234,7 +246,10 @@ func meanOf(sp SecondPhase) int64 { return sp.MeanNS }
 func secondLine(s *Summary, name, color, dash, phase string,
 	stat func(SecondPhase) int64) plotLine {
 	l := plotLine{name: name, color: color, dash: dash}
-	for _, sec := range s.Series {
+	for i, sec := range s.Series {
+		if gap(s, i) {
+			l.pts = append(l.pts, xy{offset(s, sec), math.NaN()})
+		}
 		y := math.NaN()
 		if sp, ok := sec.Phases[phase]; ok && sp.Count > 0 {
 			y = float64(stat(sp))

@@ -22,8 +22,8 @@ const prog = "go-smtp-source"
 const exitUsage = 2
 
 // Usage is the report subcommand's help text.
-const Usage = `usage: go-smtp-source report [--format text|json|html] [-o FILE] FILE...
-
+const Usage = "usage: go-smtp-source report [--format text|json|html] " +
+	"[-o FILE] FILE...\n" + `
 Read one or more result documents (written by go-smtp-source --out; "-"
 reads standard input), merge them exactly when there are several
 (counters summed, histograms merged, rates over the union of the time

@@ -52,6 +52,9 @@ type Summary struct {
 	Enhanced map[string]int64 `json:"enhanced"` // "5.1.1"
 	Errors   map[string]int64 `json:"errors"`   // "PHASE KIND"
 
+	// TLS counts TLS handshakes; nil when there were none.
+	TLS *metrics.TLS `json:"tls,omitempty"`
+
 	// Shard and Sources describe a distributed run: the shard of a
 	// single result, or the shards and runs a merged one holds.
 	// StartSkewNS is the latest actual start minus the earliest.
@@ -83,10 +86,10 @@ type PhaseStats struct {
 // Second is one second of the series: T is seconds since the Unix
 // epoch.
 type Second struct {
-	T        int64                   `json:"t"`
-	Messages metrics.Messages        `json:"messages"`
-	Late     int64                   `json:"late,omitempty"`
-	Dropped  int64                   `json:"dropped,omitempty"`
+	T        int64                  `json:"t"`
+	Messages metrics.Messages       `json:"messages"`
+	Late     int64                  `json:"late,omitempty"`
+	Dropped  int64                  `json:"dropped,omitempty"`
 	Phases   map[string]SecondPhase `json:"phases,omitempty"`
 }
 
@@ -128,6 +131,7 @@ func Summarize(r *metrics.Result) *Summary {
 		Replies:    orEmpty(r.Replies),
 		Enhanced:   orEmpty(r.Enhanced),
 		Errors:     orEmpty(r.Errors),
+		TLS:        r.TLS,
 		Shard:      r.Shard,
 		Partial:    r.Shard != nil && r.Shard.Partial(),
 		Sources:    r.Sources,

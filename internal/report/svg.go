@@ -133,22 +133,35 @@ func (c *chart) axes(b *strings.Builder) {
 		plotTop+plotH/2, plotTop+plotH/2, esc(c.y.label))
 }
 
-// path draws one line; NaN values and values off a log axis break it.
+// path draws one line; NaN values and values off a log axis break
+// it, and a point alone between breaks is drawn as a dot.
 func (c *chart) path(b *strings.Builder, l plotLine) {
 	var d strings.Builder
-	move := true
+	var run []xy // the points since the last break
+	flush := func() {
+		if len(run) == 1 {
+			fmt.Fprintf(b, `<circle class="dot" cx="%s" cy="%s" r="3" `+
+				`fill="%s"/>`, num(c.px(run[0].x)), num(c.py(run[0].y)),
+				l.color)
+			run = run[:0]
+		}
+		for i, p := range run {
+			cmd := "L"
+			if i == 0 {
+				cmd = "M"
+			}
+			fmt.Fprintf(&d, "%s%s %s", cmd, num(c.px(p.x)), num(c.py(p.y)))
+		}
+		run = run[:0]
+	}
 	for _, p := range l.pts {
 		if math.IsNaN(p.y) || (c.y.log && p.y <= 0) {
-			move = true
+			flush()
 			continue
 		}
-		cmd := "L"
-		if move {
-			cmd = "M"
-		}
-		fmt.Fprintf(&d, "%s%s %s", cmd, num(c.px(p.x)), num(c.py(p.y)))
-		move = false
+		run = append(run, p)
 	}
+	flush()
 	if d.Len() == 0 {
 		return
 	}
@@ -198,7 +211,9 @@ func linearAxis(lo, hi float64, label func(float64) string) axis {
 		min: math.Floor(lo/step) * step,
 		max: math.Ceil(hi/step) * step,
 	}
-	for v := a.min; v <= a.max+step/2; v += step {
+	for i := 0.0; a.min+i*step <= a.max+step/2; i++ {
+		// Round away the error of the multiplication (0.6000000000000001).
+		v := math.Round((a.min+i*step)*1e9) / 1e9
 		a.ticks = append(a.ticks, tick{v, label(v)})
 	}
 	return a

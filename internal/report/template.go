@@ -25,7 +25,8 @@ table.kv th { background: none; font-weight: 600; }
 td.sub { padding-left: 26px; }
 .warning { background: #fde8e8; color: #8a1111; border: 1px solid #e99;
   padding: 6px 10px; font-weight: 600; margin: 4px 0; }
-.counts { display: flex; flex-wrap: wrap; gap: 32px; }
+.counts { display: flex; flex-wrap: wrap; gap: 32px;
+  align-items: flex-start; }
 svg.chart { width: 100%; height: auto; display: block; margin: 8px 0; }
 svg .title { font-size: 15px; font-weight: 600; fill: #222; }
 svg .plot { fill: #fafafa; stroke: #bbb; }
@@ -37,6 +38,7 @@ svg .xlabel, svg .ylabel { font-size: 12px; fill: #333;
 svg .legend { font-size: 12px; fill: #333; }
 svg .line { fill: none; stroke-width: 2; stroke-linejoin: round; }
 svg .swatch { stroke-width: 3; }
+svg .dot { stroke: none; }
 svg .nodata { font-size: 14px; fill: #999; text-anchor: middle; }
 footer { color: #888; font-size: 12px; margin-top: 24px; }
 </style>

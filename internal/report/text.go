@@ -14,13 +14,13 @@ import (
 
 // Text writes the compact text report of r: a header block (warnings
 // first, then target, times, messages, success ratio and rate,
-// recipients, sessions, bytes, late and dropped sends when any), a
-// table of the phases that were seen (count, min, mean, p50, p90, p99,
-// p99.9, max), then replies by "PHASE CODE", enhanced status codes and
-// transport errors by "PHASE KIND", each sorted. It is also
-// go-smtp-source's end-of-run summary, so it stays near 20 lines for a
-// typical run. r must come from metrics.Decode, metrics.Merge or
-// Recorder.Result.
+// recipients, sessions, bytes, and TLS handshakes and late and dropped
+// sends when any), a table of the phases that were seen (count, min,
+// mean, p50, p90, p99, p99.9, max), then replies by "PHASE CODE",
+// enhanced status codes and transport errors by "PHASE KIND", each
+// sorted. It is also go-smtp-source's end-of-run summary, so it stays
+// near 20 lines for a typical run. r must come from metrics.Decode,
+// metrics.Merge or Recorder.Result.
 func Text(w io.Writer, r *metrics.Result) error {
 	return writeText(w, Summarize(r))
 }
@@ -94,6 +94,7 @@ func headerRows(s *Summary) []kv {
 	add("sessions", "%d opened, %d done", s.Sessions.Opened,
 		s.Sessions.Done)
 	add("bytes", "%s out, %s in", size(s.Bytes.Out), size(s.Bytes.In))
+	rows = append(rows, tlsRows(s.TLS)...)
 	if s.Late+s.Dropped > 0 {
 		add("schedule", "%d late, %d dropped", s.Late, s.Dropped)
 	}

@@ -172,6 +172,12 @@ type Config struct {
 	Size        bool        // announce SIZE MaxSize
 	MaxSize     int64       // SIZE limit in bytes; 0 announces no limit
 	SMTPUTF8    bool        // announce SMTPUTF8, keep UTF-8 in dumps
+
+	// Real authentication (RFC 4954), beyond smtp-sink's fake. Without
+	// Users, AUTH answers 250 with no SASL exchange, as in smtp-sink.
+	Users        Users // PLAIN, LOGIN and CRAM-MD5 against these
+	AuthRequired bool  // MAIL before a successful AUTH gets 530
+	AuthTLSOnly  bool  // AUTH offered and taken only under TLS
 }
 
 // Defaults of smtp-sink.
@@ -213,6 +219,9 @@ func (c Config) withDefaults() (Config, error) {
 	if (c.StartTLS || c.ImplicitTLS) && c.TLS == nil {
 		return c, fmt.Errorf("tls: no certificate configured")
 	}
+	if err := c.checkAuth(); err != nil {
+		return c, err
+	}
 	if err := checkReply(c.SoftReply, '4'); err != nil {
 		return c, fmt.Errorf("bad soft error reply: %s", c.SoftReply)
 	}
@@ -220,6 +229,20 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("bad hard error reply: %s", c.HardReply)
 	}
 	return c, nil
+}
+
+// checkAuth checks that the authentication options have what they
+// need: a user list, and TLS for AuthTLSOnly.
+func (c *Config) checkAuth() error {
+	switch {
+	case c.AuthRequired && c.Users == nil:
+		return fmt.Errorf("auth required: no users configured")
+	case c.AuthTLSOnly && c.Users == nil:
+		return fmt.Errorf("auth only under TLS: no users configured")
+	case c.AuthTLSOnly && !c.StartTLS && !c.ImplicitTLS:
+		return fmt.Errorf("auth only under TLS: TLS is not enabled")
+	}
+	return nil
 }
 
 // checkReply applies smtp-sink's test for -b and -B: the reply starts

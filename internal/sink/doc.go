@@ -18,5 +18,8 @@
 //   - SIZE (RFC 1870), CHUNKING with BDAT (RFC 3030) and SMTPUTF8
 //     (RFC 6531);
 //   - faults that hit a given percentage of a command's replies,
-//     reproducible with a seed.
+//     reproducible with a seed;
+//   - real AUTH (RFC 4954) with PLAIN (RFC 4616), LOGIN and CRAM-MD5
+//     (RFC 2195) against a list of users, where smtp-sink answers AUTH
+//     with 250 and no exchange. The -v log never holds a secret.
 package sink

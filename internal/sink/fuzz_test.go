@@ -33,6 +33,9 @@ func fuzzServer(t *testing.T, b byte) *Server {
 		cfg.Faults = []Fault{{Command: CmdDot, Percent: 50,
 			Reply: "554 5.7.1 No"}}
 	}
+	if b&128 != 0 {
+		cfg.Users, cfg.AuthRequired = Users{"u": "p"}, true
+	}
 	srv, err := New(cfg, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -52,6 +55,9 @@ func FuzzSession(f *testing.F) {
 	f.Add(byte(8), []byte("MAIL FROM:<a> SIZE=1000\r\n\x00\r\n\n\r\r\n"))
 	f.Add(byte(96), []byte("HELO \xff\t\r\nMAIL\r\nRCPT\r\nDATA\r\n.x\r\n"+
 		"\r\n.\r\n"))
+	f.Add(byte(128), []byte("EHLO x\r\nAUTH PLAIN AHUAcA==\r\n"+
+		"AUTH LOGIN\r\ndQ==\r\n*\r\nAUTH CRAM-MD5\r\ndSAwMA==\r\n"+
+		"AUTH PLAIN\r\n=\r\nMAIL FROM:<a>\r\n"))
 	f.Fuzz(func(t *testing.T, opts byte, in []byte) {
 		srv := fuzzServer(t, opts)
 		var out bytes.Buffer

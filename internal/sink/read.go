@@ -55,11 +55,11 @@ type readError struct{ err error }
 func (e readError) Error() string { return e.err.Error() }
 func (e readError) Unwrap() error { return e.err }
 
-// readLine returns the next command line without its CR LF. As with
-// smtp-sink only CR LF ends a line: a bare LF is part of the command.
-// The line may point into the read buffer, so it is good only until the
-// next read.
-func (s *session) readLine() ([]byte, error) {
+// readLine returns the next line, of at most limit bytes with its CR LF,
+// without the CR LF. As with smtp-sink only CR LF ends a line: a bare
+// LF is part of the command. The line may point into the read buffer,
+// so it is good only until the next read.
+func (s *session) readLine(limit int) ([]byte, error) {
 	s.line = s.line[:0]
 	for {
 		if s.r.Buffered() == 0 {
@@ -70,14 +70,14 @@ func (s *session) readLine() ([]byte, error) {
 		buf, _ := s.r.Peek(s.r.Buffered())
 		end := lineEnd(s.line, buf)
 		if end < 0 {
-			if len(s.line)+len(buf) > maxLineLength {
+			if len(s.line)+len(buf) > limit {
 				return nil, errLineTooLong
 			}
 			s.line = append(s.line, buf...)
 			s.r.Discard(len(buf))
 			continue
 		}
-		if len(s.line)+end > maxLineLength {
+		if len(s.line)+end > limit {
 			return nil, errLineTooLong
 		}
 

@@ -35,6 +35,8 @@ type Server struct {
 	refused    atomic.Int64 // messages whose end of data was refused
 	recipients atomic.Int64
 	bytes      atomic.Int64
+	auths      atomic.Int64 // real AUTH exchanges that succeeded
+	authFails  atomic.Int64 // and those that did not
 	counter    *counterPrinter
 
 	// Lifecycle.
@@ -61,6 +63,13 @@ type Stats struct {
 	Recipients int64 // accepted recipients of those messages
 	Bytes      int64 // their DATA or BDAT bytes, end-of-data included
 	Elapsed    time.Duration
+
+	// Real AUTH, with Config.Users only (RealAuth). AuthFailures counts
+	// the exchanges of a known mechanism that did not end with 235:
+	// wrong credentials, cancelled, undecodable or too long.
+	RealAuth     bool
+	Auths        int64
+	AuthFailures int64
 }
 
 // MessageRate returns messages per second over Elapsed.
@@ -71,12 +80,18 @@ func (st Stats) MessageRate() float64 {
 	return float64(st.Messages) / st.Elapsed.Seconds()
 }
 
-// String is the summary line printed at exit.
+// String is the summary line printed at exit, with the AUTH counts
+// when AUTH is real.
 func (st Stats) String() string {
-	return fmt.Sprintf("sessions=%d messages=%d refused=%d recipients=%d"+
+	s := fmt.Sprintf("sessions=%d messages=%d refused=%d recipients=%d"+
 		" bytes=%d elapsed=%.3fs rate=%.1f msg/s", st.Sessions,
 		st.Messages, st.Refused, st.Recipients, st.Bytes,
 		st.Elapsed.Seconds(), st.MessageRate())
+	if st.RealAuth {
+		s += fmt.Sprintf(" auth=%d auth-failed=%d", st.Auths,
+			st.AuthFailures)
+	}
+	return s
 }
 
 // New checks cfg and returns a server that logs to log (nil: discard).
@@ -137,16 +152,20 @@ func (s *Server) setup() {
 	default:
 		s.banner = "220 " + c.Hostname + " ESMTP"
 	}
-	s.ehlo[0] = ehloReply(c, s.enabled[CmdStarttls])
-	s.ehlo[1] = ehloReply(c, false)
+	s.ehlo[0] = ehloReply(c, s.enabled[CmdStarttls], !c.AuthTLSOnly)
+	s.ehlo[1] = ehloReply(c, false, true)
 	if c.Dump.enabled() {
 		s.dumper = &dumper{cfg: c.Dump}
 	}
 }
 
 // ehloReply builds smtp-sink's EHLO reply, with our extensions before
-// its empty last line.
-func ehloReply(c *Config, starttls bool) []byte {
+// its empty last line. auth is false where AUTH is not offered yet.
+func ehloReply(c *Config, starttls, auth bool) []byte {
+	authKw := "AUTH PLAIN LOGIN"
+	if c.Users != nil {
+		authKw = authKeyword
+	}
 	lines := []string{c.Hostname}
 	add := func(on bool, kw string) {
 		if on {
@@ -155,7 +174,7 @@ func ehloReply(c *Config, starttls bool) []byte {
 	}
 	add(!c.NoPipelining, "PIPELINING")
 	add(!c.No8BitMIME, "8BITMIME")
-	add(!c.NoAuth, "AUTH PLAIN LOGIN")
+	add(!c.NoAuth && auth, authKw)
 	add(!c.NoXCLIENT, "XCLIENT NAME HELO")
 	add(!c.NoXFORWARD, "XFORWARD NAME ADDR PROTO HELO")
 	add(!c.NoEnhancedStatus, "ENHANCEDSTATUSCODES")
@@ -364,6 +383,10 @@ func (s *Server) Stats() Stats {
 		Recipients: s.recipients.Load(),
 		Bytes:      s.bytes.Load(),
 		Elapsed:    time.Since(s.started),
+
+		RealAuth:     s.cfg.Users != nil,
+		Auths:        s.auths.Load(),
+		AuthFailures: s.authFails.Load(),
 	}
 }
 

@@ -55,6 +55,9 @@ type session struct {
 	helo  string // HELO, EHLO or LHLO argument, kept only for dumps
 	proto string // SMTP, ESMTP, LMTP (and ESMTPS, LMTPS under TLS)
 
+	// Real AUTH succeeded; only STARTTLS forgets it.
+	authed bool
+
 	// Transaction, as smtp-sink keeps it: rcpts is not reset by RSET,
 	// and an LMTP "." counts it down below zero.
 	inMail   bool
@@ -129,15 +132,15 @@ func (s *session) serve() {
 		return
 	}
 	for !s.noFlush {
-		line, err := s.readLine()
+		line, err := s.readLine(maxLineLength)
 		if err != nil {
 			s.readFailed(err)
 			return
 		}
-		if s.cfg.Verbose {
-			s.log.Info(printable(cString(line), false))
-		}
 		verb, args, ok := splitCommand(line)
+		if s.cfg.Verbose {
+			s.logCommand(line, verb, args)
+		}
 		if !ok {
 			s.reply(replyEmpty)
 			continue
@@ -151,6 +154,16 @@ func (s *session) serve() {
 			return
 		}
 	}
+}
+
+// logCommand writes a command line to the -v log, as smtp-sink does,
+// but with the secrets of AUTH left out.
+func (s *session) logCommand(line, verb, args []byte) {
+	if !equalFold(verb, "auth") {
+		s.log.Info(printable(cString(line), false))
+		return
+	}
+	s.log.Info(printable(verb, false) + " " + redactAuth(args))
 }
 
 // end closes the session: unsent replies go out as smtp-sink's close
@@ -174,7 +187,7 @@ func (s *session) end() {
 func (s *session) command(cmd Command, verb, args []byte) bool {
 	act := s.cfg.Actions[cmd]
 	if act&ActSyslog != 0 {
-		s.syslog(verb, args)
+		s.syslog(cmd, verb, args)
 	}
 	switch {
 	case act&ActDisconnect != 0:
@@ -262,7 +275,13 @@ func (s *session) respond(cmd Command, verb, args []byte) bool {
 		return s.bdatCommand(args, "")
 	case CmdStarttls:
 		return s.starttls(args)
-	default: // XCLIENT, XFORWARD, AUTH, NOOP, VRFY
+	case CmdAuth:
+		if s.cfg.Users == nil {
+			s.reply(replyOK) // smtp-sink's AUTH, with no exchange
+			return false
+		}
+		return s.auth(args)
+	default: // XCLIENT, XFORWARD, NOOP, VRFY
 		s.reply(replyOK)
 	}
 	return false
@@ -277,6 +296,10 @@ func (s *session) keepHelo(args []byte) {
 
 // mail starts a transaction.
 func (s *session) mail(args []byte) {
+	if s.cfg.AuthRequired && !s.authed {
+		s.reply(replyAuthRequired) // RFC 4954 section 6
+		return
+	}
 	if s.inMail {
 		s.reply(replyNested)
 		return
@@ -478,10 +501,12 @@ func (s *session) starttls(args []byte) bool {
 		return true
 	}
 
-	// Forget all that was learned before the handshake.
+	// Forget all that was learned before the handshake, AUTH included
+	// (RFC 3207 section 4.2).
 	s.helo = ""
 	s.proto = s.protoName("SMTP")
 	s.rcpts = 0
+	s.authed = false
 	return false
 }
 
@@ -592,12 +617,15 @@ func (s *session) writeFailed(err error) {
 	s.log.Warn("lost connection")
 }
 
-// syslog writes the -s line for a command.
-func (s *session) syslog(verb, args []byte) {
+// syslog writes the -s line for a command, without AUTH's secrets.
+func (s *session) syslog(cmd Command, verb, args []byte) {
 	if s.cfg.Syslog == nil {
 		return
 	}
 	a := printable(args, false)
+	if cmd == CmdAuth {
+		a = redactAuth(args)
+	}
 	if len(a) > 100 {
 		a = a[:100]
 	}

@@ -103,44 +103,17 @@ func compareFault(t *testing.T, postfix, ours string,
 	return false
 }
 
-// quitClosed checks the deliberate difference for a server that closes
-// the connection instead of answering QUIT (hard case C08): Postfix's
-// client dies with "lost connection while sending message" after the
-// first message, although the server accepted it; ours counts the
-// message as delivered at its final dot and goes on.
-func quitClosed(t *testing.T, postfix, ours string, args []string) {
-	t.Helper()
-	want := postfixtest.RunBounded(t, faultBound, postfix, args...)
-	if want.ExitCode != 1 || !strings.Contains(want.Stderr,
-		"fatal: lost connection while sending message") {
-		t.Errorf("Postfix's client no longer fails here: exit %d\n%s",
-			want.ExitCode, want.Stderr)
-	}
-	if postfixtest.IsPostfix(ours) {
-		return
-	}
-	got := postfixtest.RunBounded(t, faultBound, ours, args...)
-	diag := postfixtest.Diagnostics(postfixtest.NormalizeStderr(got.Stderr))
-	if got.ExitCode != 0 || len(diag) != 0 {
-		t.Errorf("ours: exit %d, diagnostics %q; want 0 and none",
-			got.ExitCode, diag)
-	}
-	if !strings.Contains(got.Stderr, "accepted=3 failed=0") {
-		t.Errorf("ours did not deliver all 3 messages:\n%s", got.Stderr)
-	}
-}
+// deliberate checks a fault where we differ from Postfix's client on
+// purpose: Postfix's client must still end with exit 1 and the fatal
+// line postfixFatal; ours must exit 0 with exactly the diagnostics
+// wantDiag, and deliver all 3 messages when delivered is set.
+func deliberate(t *testing.T, postfix, ours string, args []string,
+	postfixFatal string, wantDiag []string, delivered bool) {
 
-// closingGreeting checks the deliberate difference for a 421 greeting
-// with -A: Postfix's client warns and sends HELO into the closed
-// connection, which is then fatal; ours warns and ends that session,
-// and each of the 3 messages gets a session and a warning of its own.
-func closingGreeting(t *testing.T, postfix, ours string, args []string) {
 	t.Helper()
-	const warning = "PROG: warning: rejected at server banner: " +
-		"421 4.0.0 Server closing connection"
 	want := postfixtest.RunBounded(t, faultBound, postfix, args...)
-	if want.ExitCode != 1 || !strings.Contains(want.Stderr,
-		"fatal: lost connection while sending HELO") {
+	if want.ExitCode != 1 ||
+		!strings.Contains(want.Stderr, "fatal: "+postfixFatal) {
 		t.Errorf("Postfix's client no longer fails here: exit %d\n%s",
 			want.ExitCode, want.Stderr)
 	}
@@ -149,11 +122,37 @@ func closingGreeting(t *testing.T, postfix, ours string, args []string) {
 	}
 	got := postfixtest.RunBounded(t, faultBound, ours, args...)
 	diag := postfixtest.Diagnostics(postfixtest.NormalizeStderr(got.Stderr))
-	wantDiag := []string{warning, warning, warning}
 	if got.ExitCode != 0 || !slices.Equal(diag, wantDiag) {
 		t.Errorf("ours: exit %d, diagnostics %q; want 0 and %q",
 			got.ExitCode, diag, wantDiag)
 	}
+	if delivered && !strings.Contains(got.Stderr, "accepted=3 failed=0") {
+		t.Errorf("ours did not deliver all 3 messages:\n%s", got.Stderr)
+	}
+}
+
+// quitClosed: a server that closes the connection instead of answering
+// QUIT (hard case C08). Postfix's client dies with "lost connection
+// while sending message" after the first message, although the server
+// accepted it; ours counts the message as delivered at its final dot
+// and goes on.
+func quitClosed(t *testing.T, postfix, ours string, args []string) {
+	t.Helper()
+	deliberate(t, postfix, ours, args,
+		"lost connection while sending message", nil, true)
+}
+
+// closingGreeting: a 421 greeting with -A. Postfix's client warns and
+// sends HELO into the closed connection, which is then fatal; ours
+// warns and ends that session, and each of the 3 messages gets a
+// session and a warning of its own.
+func closingGreeting(t *testing.T, postfix, ours string, args []string) {
+	t.Helper()
+	const warning = "PROG: warning: rejected at server banner: " +
+		"421 4.0.0 Server closing connection"
+	deliberate(t, postfix, ours, args,
+		"lost connection while sending HELO",
+		[]string{warning, warning, warning}, false)
 }
 
 // TestSourceSilentServer faces both clients with a server that goes
