@@ -105,6 +105,16 @@ func TestParseArgs(t *testing.T) {
 			o.seed, o.seedSet = 42, true
 			o.noSummary, o.fileCompat = true, true
 		}},
+		{[]string{"--pipelining", "--chunking", "--chunk-size", "64k",
+			"h"}, func(o *options) {
+			o.ext.pipelining, o.ext.chunking = true, true
+			o.ext.chunkSize = 65536
+		}},
+		{[]string{"--eml", "/some/dir", "--unique-headers", "--run-id",
+			"r1", "h"}, func(o *options) {
+			o.ext.eml, o.ext.uniqueHeaders, o.ext.runID = "/some/dir",
+				true, "r1"
+		}},
 		// "--" ends the options: what follows is the target, even
 		// when it looks like an option.
 		{[]string{"-s", "2", "--", "127.0.0.1:25"}, func(o *options) {
@@ -124,7 +134,8 @@ func TestParseArgs(t *testing.T) {
 			// args is the command line as given, kept for the
 			// result document.
 			if diff := cmp.Diff(&want, got,
-				cmp.AllowUnexported(options{}),
+				cmp.AllowUnexported(options{}, secOptions{},
+					extOptions{}),
 				cmpopts.IgnoreFields(options{}, "args")); diff != "" {
 				t.Errorf("options (-want +got):\n%s", diff)
 			}

@@ -5,6 +5,7 @@ package main
 const helpText = `usage: go-smtp-source [options] [inet:]host[:port]
        go-smtp-source [options] unix:pathname
        go-smtp-source [options] sink:
+       go-smtp-source report [--format text|json|html] FILE...
 
 Send mail to an SMTP or LMTP server over parallel sessions, as Postfix's
 smtp-source(1) does, byte for byte, and report how fast it went.
@@ -42,6 +43,36 @@ Our options:
   --starttls[=required|opportunistic]
                  greet with EHLO and upgrade to TLS (default: required;
                  opportunistic goes on in plain text when not offered)
+  --smtps        implicit TLS: the handshake right after connecting,
+                 before the banner (port 465)
+  --ehlo         greet with EHLO even when no extension asks for it
+  --tls-verify   verify the server's certificate (default: don't)
+  --tls-ca file  with --tls-verify, trust the PEM certificates in file
+                 instead of the system's
+  --tls-server-name name
+                 name sent (SNI) and verified (default: the target host)
+  --tls-cert file
+                 client certificate (PEM), with --tls-key
+  --tls-key file client certificate's private key (PEM)
+  --tls-min-version v
+                 lowest TLS version: 1.0, 1.1, 1.2 or 1.3 (default 1.2)
+  --tls-max-version v
+                 highest TLS version (default 1.3)
+  --tls-ciphers list
+                 TLS 1.2 cipher suites, comma-separated, as Go names
+                 them (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256...)
+  --tls-resume   resume TLS sessions across connections (counted in the
+                 result as resumed)
+  --auth-user user
+                 authenticate as user (AUTH, after STARTTLS if asked)
+  --auth mech    plain, login, cram-md5, xoauth2 or auto (default: the
+                 first of PLAIN, LOGIN, CRAM-MD5 the server offers)
+  --auth-password pw
+                 the password (or XOAUTH2 token); visible in ps(1)
+  --auth-password-env var
+                 read the password from environment variable var
+  --auth-password-file file
+                 read the password from file (its final newline dropped)
   --rate N[/unit]  start messages at N per second, minute (m), hour (h)
                  or per duration (/100ms)
   --duration d   run for d (30s, 5m) instead of a message count (with
@@ -61,6 +92,21 @@ Our options:
   --postfix-file-bytes
                  send -F files with smtp-source's exact bytes (CR kept,
                  an extra empty line before the final dot)
+  --pipelining   greet with EHLO and, when the server offers PIPELINING,
+                 send MAIL, RCPT... and DATA in one write (with -d, in
+                 the write of the message before)
+  --chunking     greet with EHLO and, when the server offers CHUNKING,
+                 send the message with BDAT instead of DATA
+  --chunk-size n BDAT chunks of n bytes (k, m, g suffixes; default:
+                 the whole message in one chunk)
+  --eml path|dir|glob
+                 send these message files, round robin (message g is
+                 file g mod n; a directory means its *.eml files)
+  --unique-headers
+                 add X-Smtp-Source-Run, -Seq and -Sent headers to each
+                 message (the run id, its number, the time it was sent)
+  --run-id id    name of the run: letters, digits and . _ : - (the
+                 X-Smtp-Source-Run of --unique-headers; default: random)
   --connect-timeout d   give up connecting after d (default 60s)
   --banner-timeout d    give up waiting for the greeting (default 300s)
   --reply-timeout d     give up waiting for a reply (default 300s)
@@ -70,6 +116,10 @@ Our options:
   --cpuprofile file  write a CPU profile (go tool pprof) to file
   -h, --help     print this help
   --version      print the version
+
+The report command prints one result document written with --out, or
+several merged exactly (see report --help). A host named "report" is
+reached as inet:report.
 
 Targets: host, host:port, [host]:port, [ipv6]:port, inet:host:port
 (port default 25, service names allowed), unix:/path, and sink: for a
@@ -86,4 +136,6 @@ Examples:
   go-smtp-source -A -N -r 5 -m 1000 -t user+@example.com mx.test:25
       numbered recipients, warnings instead of aborts
   go-smtp-source --starttls -s 10 -m 1000 127.0.0.1:587
+  GST_PW=secret go-smtp-source --smtps --tls-resume --auth-user u \
+      --auth-password-env GST_PW -s 10 -m 1000 mx.test:465
 `

@@ -8,7 +8,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -104,6 +103,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if m != nil {
 		doc = m.stop()
 		doc.Config = map[string]any{"args": o.args, "target": o.target}
+		if o.ext.runID != "" {
+			// The X-Smtp-Source-Run of every message.
+			doc.Config["run_id"] = o.ext.runID
+		}
 		doc.Time.Complete = ctx.Err() == nil
 		if o.out != "" {
 			if werr := writeResult(o.out, doc, stdout); werr != nil {
@@ -201,6 +204,10 @@ func buildConfig(o *options, log *slog.Logger,
 	if err != nil {
 		return load.Config{}, nil, err
 	}
+	tlsCfg, auth, err := o.secure()
+	if err != nil {
+		return load.Config{}, nil, err
+	}
 
 	dial, sk, err := newDialer(o, log)
 	if err != nil {
@@ -231,7 +238,13 @@ func buildConfig(o *options, log *slog.Logger,
 		MaxLateness:     o.maxLateness,
 		StartTLS:        o.starttls != "",
 		TLSOptional:     o.starttls == "opportunistic",
-		TLS:             &tls.Config{InsecureSkipVerify: true},
+		TLS:             tlsCfg,
+		ImplicitTLS:     o.sec.smtps,
+		EHLO:            o.sec.ehlo,
+		Pipelining:      o.ext.pipelining,
+		Chunking:        o.ext.chunking,
+		ChunkSize:       o.ext.chunkSize,
+		Auth:            auth,
 		Conn: smtp.Options{
 			ReplyTimeout:  o.replyTO,
 			BannerTimeout: o.bannerTO,
@@ -285,6 +298,9 @@ func newGenerator(o *options, hostname string) (*message.Generator,
 			return nil, err
 		}
 		cfg.File, cfg.HasFile = data, true
+	}
+	if err := o.ext.messageSource(&cfg); err != nil {
+		return nil, err
 	}
 	return message.New(cfg)
 }

@@ -54,6 +54,8 @@ type options struct {
 	duration      time.Duration
 	maxLateness   time.Duration
 	noMetrics     bool
+	sec           secOptions
+	ext           extOptions
 	args          []string // as given, for the result document
 	help, version bool
 }
@@ -149,6 +151,8 @@ func parseArgs(prog string, args []string) (*options, error) {
 	duration := str(0, "duration")
 	maxLate := str(0, "max-lateness")
 	noMetrics := flag(0, "no-metrics")
+	sec := addSecFlags(set)
+	ext := addExtFlags(set)
 	help := flag('h', "help")
 	version := flag(0, "version")
 
@@ -169,7 +173,7 @@ func parseArgs(prog string, args []string) (*options, error) {
 	o.fileCompat, o.noSummary = *compat, *noSum
 	o.cpuProfile, o.out, o.metricsAddr = *cpuProf, *out, *metricsAddr
 	o.noMetrics = *noMetrics
-	o.args = args
+	o.args = redactArgs(args)
 	if err := o.durations(set, duration, maxLate); err != nil {
 		return nil, err
 	}
@@ -191,6 +195,12 @@ func parseArgs(prog string, args []string) (*options, error) {
 	}
 	if err := o.longs(set, starttls, qps, rate, numbering, connTO, banTO,
 		repTO, seed); err != nil {
+		return nil, err
+	}
+	if err := o.security(set, sec); err != nil {
+		return nil, err
+	}
+	if err := o.extensions(set, ext); err != nil {
 		return nil, err
 	}
 

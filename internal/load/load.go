@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/message"
 	"github.com/go-smtp-source/go-smtp-source/internal/metrics"
 	"github.com/go-smtp-source/go-smtp-source/internal/smtp"
 )
@@ -30,11 +31,17 @@ type Generator interface {
 	SenderAddr() string
 	AppendRecipient(dst []byte, seq int64, j int) []byte
 	// AppendHead appends the part of message seq's content that
-	// differs between messages (the header block); Body is the rest,
-	// the same for every message. Together they are dot-stuffed and end
-	// in CRLF.
+	// differs between messages (the header block), which needs no
+	// dot-stuffing; Body is the rest, shared between messages. Together
+	// they are dot-stuffed and end in CRLF. RawBody is Body without
+	// dot-stuffing, for BDAT.
 	AppendHead(dst []byte, seq int64, session int) []byte
-	Body() []byte
+	Body(seq int64) []byte
+	RawBody(seq int64) []byte
+
+	// Needs says which extensions message seq needs (SMTPUTF8,
+	// 8BITMIME).
+	Needs(seq int64) message.Needs
 }
 
 // Config describes one run.
@@ -74,6 +81,26 @@ type Config struct {
 	// offer it, or refuses it, gets the session in plain text.
 	TLSOptional bool
 
+	// ImplicitTLS makes sessions start TLS right after connecting,
+	// before the banner (port 465 style, RFC 8314), using TLS.
+	ImplicitTLS bool
+
+	// Pipelining pipelines each transaction's commands (RFC 2920)
+	// when the server advertises PIPELINING; Chunking sends the content
+	// with BDAT (RFC 3030) when the server advertises CHUNKING, in
+	// chunks of ChunkSize bytes (0: one chunk). See transaction.go.
+	Pipelining bool
+	Chunking   bool
+	ChunkSize  int
+
+	// EHLO makes sessions greet with EHLO even when no extension that
+	// needs it is asked for. StartTLS and Auth imply it.
+	EHLO bool
+
+	// Auth, when set, makes sessions authenticate (RFC 4954) after
+	// EHLO, and after STARTTLS when that is asked for too.
+	Auth *Auth
+
 	// Conn configures every session's SMTP engine (timeouts, trace,
 	// observer, dot hook).
 	Conn smtp.Options
@@ -92,6 +119,14 @@ type Config struct {
 
 	// Log receives warnings (smtp-source's "warning:" lines).
 	Log *slog.Logger
+}
+
+// Auth says how sessions authenticate.
+type Auth struct {
+	// Mech is the SASL mechanism (smtp.MechPlain...); empty picks the
+	// first of PLAIN, LOGIN and CRAM-MD5 that the server offers.
+	Mech string
+	smtp.Credentials
 }
 
 // Result is what a run did.
@@ -165,7 +200,8 @@ func newRunner(cfg Config) (*Runner, error) {
 	r.helo = "HELO"
 	if cfg.LMTP {
 		r.helo = "LHLO"
-	} else if cfg.StartTLS {
+	} else if cfg.StartTLS || cfg.EHLO || cfg.Auth != nil ||
+		cfg.Pipelining || cfg.Chunking {
 		r.helo = "EHLO"
 	}
 	return r, nil

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/message"
 	"github.com/go-smtp-source/go-smtp-source/internal/smtp"
 )
 
@@ -124,7 +125,9 @@ func (fakeGen) AppendRecipient(dst []byte, seq int64, j int) []byte {
 func (fakeGen) AppendHead(dst []byte, seq int64, session int) []byte {
 	return fmt.Appendf(dst, "Subject: %d\r\n\r\n", seq)
 }
-func (fakeGen) Body() []byte { return []byte("body\r\n") }
+func (fakeGen) Body(int64) []byte         { return []byte("body\r\n") }
+func (fakeGen) RawBody(int64) []byte      { return []byte("body\r\n") }
+func (fakeGen) Needs(int64) message.Needs { return 0 }
 
 func config(s *server) Config {
 	var d net.Dialer

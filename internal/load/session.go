@@ -10,7 +10,6 @@ import (
 
 	"github.com/go-smtp-source/go-smtp-source/internal/metrics"
 	"github.com/go-smtp-source/go-smtp-source/internal/smtp"
-	"github.com/go-smtp-source/go-smtp-source/internal/target"
 )
 
 // session is one of the -s parallel sessions: it takes messages from the
@@ -32,6 +31,7 @@ type session struct {
 
 	rcpt []byte
 	head []byte
+	tx   txState // pipelining and message parameters (transaction.go)
 
 	// The message in progress: the code of its last negative reply,
 	// its recipients' fate, and when its transaction started and got
@@ -88,7 +88,7 @@ func (s *session) run(ctx context.Context, seq int64) error {
 	for first := true; ; first = false {
 		if !first {
 			var ok bool
-			if seq, ok = s.r.take(); !ok {
+			if seq, ok = s.nextMessage(); !ok {
 				s.quit()
 				return nil
 			}
@@ -174,235 +174,6 @@ func (s *session) finish(o metrics.Outcome, intended time.Time) {
 	}
 	s.rec.Recipients(s.rcptOK, s.rcptNo)
 	s.rec.Message(o, d, fromIntended)
-}
-
-// open connects, reads the banner and greets, as smtp-source does.
-func (s *session) open(ctx context.Context) (flow, error) {
-	nc, err := s.dial(ctx)
-	if err != nil {
-		return goOn, err
-	}
-	s.r.sessions.Add(1)
-	s.opened = time.Now()
-	if s.rec != nil {
-		s.rec.SessionOpened()
-	}
-	if s.engine == nil {
-		s.engine = smtp.NewConn(nc, &s.opt)
-	} else {
-		s.engine.Reset(nc)
-	}
-	s.conn = s.engine
-
-	// A stopped run must not wait for a silent server: the Runner
-	// closes what it finds here.
-	s.mu.Lock()
-	s.nc = nc
-	s.mu.Unlock()
-	if ctx.Err() != nil {
-		return goOn, ctx.Err()
-	}
-
-	reply, err := s.conn.Banner()
-	if err != nil {
-		return goOn, s.lost(err, "reading server greeting")
-	}
-	if !reply.Positive() {
-		// smtp-source goes on with HELO even after 421 or 521, which
-		// say the server is closing; we end the session there.
-		out, err := s.negative("rejected at server banner", reply)
-		if err != nil || out == dropped {
-			return out, err
-		}
-	}
-
-	if s.r.cfg.NoHelo {
-		return goOn, nil
-	}
-	return s.greet()
-}
-
-// dial connects with smtp-source's -C retry budget: each failure uses one
-// attempt; the last one is fatal.
-func (s *session) dial(ctx context.Context) (net.Conn, error) {
-	for {
-		start := time.Now()
-		nc, err := s.r.cfg.Dial(ctx)
-		if s.rec != nil {
-			if err != nil {
-				s.rec.Fail(metrics.Connect, metrics.Classify(err))
-			} else {
-				s.rec.Step(metrics.Connect, time.Since(start), 0, 0)
-			}
-		}
-		if err == nil {
-			return nc, nil
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		s.attempts--
-		if s.attempts < 1 {
-			return nil, fatalf("connect: %s", target.ErrnoText(err))
-		}
-		s.r.cfg.Log.Warn("connect: " + target.ErrnoText(err))
-		time.Sleep(10 * time.Microsecond)
-	}
-}
-
-// greet sends HELO or LHLO, or EHLO and STARTTLS when TLS is asked for.
-func (s *session) greet() (flow, error) {
-	verb := s.r.helo
-	reply, err := s.conn.Hello(verb, s.r.cfg.Hostname)
-	if err != nil {
-		return goOn, s.lost(err, "sending "+verb)
-	}
-	if !reply.Positive() {
-		return s.negative(verb+" rejected", reply)
-	}
-	if s.r.cfg.StartTLS {
-		return s.startTLS(verb)
-	}
-	return goOn, nil
-}
-
-func (s *session) startTLS(verb string) (flow, error) {
-	optional := s.r.cfg.TLSOptional
-	if _, ok := s.conn.Extension("STARTTLS"); !ok {
-		if optional {
-			return goOn, nil
-		}
-		s.quit()
-		return goOn, fatalf("STARTTLS not advertised by server")
-	}
-	reply, err := s.conn.StartTLS(s.r.cfg.TLS)
-	switch {
-	case errors.Is(err, smtp.ErrInjection):
-		return goOn, fatalf("STARTTLS: %v", err)
-	case err != nil && isIO(err):
-		return goOn, s.lost(err, "sending STARTTLS")
-	case err != nil:
-		return goOn, fatalf("%v", err)
-	case reply.Code != 220 && optional:
-		return goOn, nil
-	case reply.Code != 220:
-		err := fatalf("STARTTLS rejected: %s", words(reply))
-		s.quit() // reuses the reply's buffer: word it first
-		return goOn, err
-	}
-
-	reply, err = s.conn.Hello(verb, s.r.cfg.Hostname)
-	if err != nil {
-		return goOn, s.lost(err, "sending "+verb)
-	}
-	if !reply.Positive() {
-		return s.negative(verb+" rejected", reply)
-	}
-	return goOn, nil
-}
-
-// transaction sends one message: MAIL, RCPT..., DATA, content and the
-// final dot, or RSET when the envelope or DATA was refused.
-func (s *session) transaction(seq int64) (bool, error) {
-	s.txStart = time.Now()
-	reply, err := s.conn.Mail(s.r.sender)
-	if err != nil {
-		return false, s.lost(err, "sending sender")
-	}
-	if !reply.Positive() {
-		return false, s.recover("sender rejected", reply)
-	}
-
-	accepted, out, err := s.recipients(seq)
-	if err != nil || out == dropped {
-		return false, err
-	}
-	if accepted == 0 {
-		return false, s.rset()
-	}
-
-	reply, err = s.conn.Data()
-	if err != nil {
-		return false, s.lost(err, "sending DATA command")
-	}
-	if reply.Code != 354 {
-		return false, s.recover("data rejected", reply)
-	}
-
-	return s.content(seq, accepted)
-}
-
-// recipients sends the RCPT commands of message seq and counts the
-// accepted ones.
-func (s *session) recipients(seq int64) (int, flow, error) {
-	accepted := 0
-	for j := range s.r.cfg.Recipients {
-		s.rcpt = s.r.cfg.Gen.AppendRecipient(s.rcpt[:0], seq, j)
-		reply, err := s.conn.Rcpt(s.rcpt)
-		if err != nil {
-			return 0, goOn, s.lost(err, "sending recipient")
-		}
-		if reply.Positive() {
-			accepted++
-			s.rcptOK++
-			continue
-		}
-		s.rcptNo++
-		out, err := s.negative("recipient rejected", reply)
-		if err != nil || out == dropped {
-			return 0, out, err
-		}
-	}
-	return accepted, goOn, nil
-}
-
-// content sends the message and the final dot and reads the replies: one,
-// or with LMTP one per accepted recipient. (smtp-source waits for one per
-// recipient sent, and hangs when one was refused.)
-func (s *session) content(seq int64, accepted int) (bool, error) {
-	s.head = s.r.cfg.Gen.AppendHead(s.head[:0], seq, s.id)
-	body := s.r.cfg.Gen.Body()
-	replies := 1
-	if s.r.cfg.LMTP {
-		replies = accepted
-	}
-
-	delivered := false
-	for i := range replies {
-		var reply smtp.Reply
-		var err error
-		if i == 0 {
-			reply, err = s.conn.Content(s.head, body)
-		} else {
-			reply, err = s.conn.NextReply(smtp.PhaseEndOfData)
-		}
-		if err != nil {
-			return false, s.lost(err, "sending message")
-		}
-		if reply.Positive() {
-			delivered = true
-			s.txEnd = time.Now()
-			continue
-		}
-		out, err := s.negative("end of data rejected", reply)
-		if err != nil || out == dropped {
-			return false, err
-		}
-	}
-	return delivered, nil
-}
-
-// rset sends RSET after a refused envelope or DATA.
-func (s *session) rset() error {
-	reply, err := s.conn.Rset()
-	if err != nil {
-		return s.lost(err, "sending message")
-	}
-	if !reply.Positive() {
-		_, err := s.negative("rset rejected", reply)
-		return err
-	}
-	return nil
 }
 
 // recover handles a refused MAIL or DATA: fatal without -A; with -A a

@@ -25,7 +25,16 @@ func hotConfigs() map[string]Config {
 	file := baseConfig()
 	file.File, file.HasFile = []byte("Subject: x\n\n.a\nb\n"), true
 
+	// The stamp formats the clock's time into the buffer.
+	stamped := baseConfig()
+	stamped.Stamp, stamped.RunID = true, NewRunID()
+
+	eml := baseConfig()
+	eml.EML = [][]byte{[]byte("a\n"), []byte("Subject: b\n\nb\n")}
+
 	return map[string]Config{
+		"stamped":    stamped,
+		"eml":        eml,
 		"default":    withSubject,
 		"countdown":  countdown,
 		"numbered37": numbered37,

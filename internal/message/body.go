@@ -17,6 +17,35 @@ const builtinBody = "La de da de da 1.\r\n" +
 // payloadLineLen is the length of one -l payload line, CRLF included.
 const payloadLineLen = 80
 
+// buildBodies sets up what follows the header block: one body, or one
+// per --eml file, each with its unstuffed form and its needs.
+func (g *Generator) buildBodies(cfg Config) {
+	env := addressNeeds(cfg.Sender) | addressNeeds(cfg.Recipient)
+	if g.headers {
+		env |= headerNeeds([]byte(cfg.Sender + cfg.Recipient +
+			cfg.Subject))
+	}
+
+	if len(cfg.EML) == 0 {
+		body := buildBody(cfg)
+		g.addBody(body, env|bodyNeeds(body, cfg.HasFile))
+		return
+	}
+	for _, raw := range cfg.EML {
+		file := cfg
+		file.File, file.HasFile = raw, true
+		body := buildBody(file)
+		g.addBody(body, env|bodyNeeds(body, true))
+	}
+}
+
+// addBody adds one dot-stuffed body and what it needs.
+func (g *Generator) addBody(body []byte, needs Needs) {
+	g.bodies = append(g.bodies, body)
+	g.raws = append(g.raws, unstuff(body))
+	g.needs = append(g.needs, needs)
+}
+
 // buildBody returns the constant part of the content: the stuffed -F
 // file, the -l payload or the built-in body.
 func buildBody(cfg Config) []byte {

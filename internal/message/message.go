@@ -92,6 +92,18 @@ type Config struct {
 	// lines split at LF only (a CR stays in the line) and one extra CRLF
 	// before the final dot.
 	PostfixFileCompat bool
+
+	// EML holds the raw contents of the --eml files: message g is file
+	// g mod len(EML), round robin, without generated headers. It cannot
+	// be used with File or Length.
+	EML [][]byte
+
+	// Stamp prepends the X-Smtp-Source-Run, -Seq and -Sent headers to
+	// every message (see ParseStamp), with RunID as the run. Now is the
+	// clock of the Sent header; nil means time.Now.
+	Stamp bool
+	RunID string
+	Now   func() time.Time
 }
 
 // Generator produces the addresses and content of each message. It is
@@ -107,7 +119,15 @@ type Generator struct {
 	headDate []byte
 	headTail []byte
 
-	body []byte // everything after the header block
+	// The stamp headers, when set (see stamp.go).
+	stamp *stamper
+
+	// Everything after the header block: one body, or one per --eml
+	// file. raws are the same without dot-stuffing, for BDAT, and needs
+	// say what each message needs of the server.
+	bodies [][]byte
+	raws   [][]byte
+	needs  []Needs
 }
 
 // New checks cfg and builds everything that is the same for every
@@ -120,12 +140,15 @@ func New(cfg Config) (*Generator, error) {
 	g := &Generator{
 		sender:  cfg.Sender,
 		rcpt:    newNumberer(cfg),
-		headers: !cfg.OldMode && !cfg.HasFile,
-		body:    buildBody(cfg),
+		headers: !cfg.OldMode && !cfg.HasFile && len(cfg.EML) == 0,
 	}
 	if g.headers {
 		g.buildHead(cfg)
 	}
+	if cfg.Stamp {
+		g.stamp = newStamper(cfg.RunID, cfg.Now)
+	}
+	g.buildBodies(cfg)
 	return g, nil
 }
 
@@ -142,6 +165,15 @@ func check(cfg Config) error {
 	if cfg.Length > 0 && cfg.HasFile {
 		return errors.New("message length (-l) cannot be used " +
 			"with a message file (-F)")
+	}
+	if len(cfg.EML) > 0 && (cfg.Length > 0 || cfg.HasFile) {
+		return errors.New("message files (--eml) cannot be used " +
+			"with -l or -F")
+	}
+	if cfg.Stamp {
+		if err := checkRunID(cfg.RunID); err != nil {
+			return err
+		}
 	}
 	if cfg.Numbering != NumberingPrepend &&
 		cfg.Numbering != NumberingAppend {
@@ -200,19 +232,25 @@ func (g *Generator) RcptCount() int {
 }
 
 // AppendContent appends what goes between the 354 reply and the final
-// ".\r\n" of message seq (0-based global message number): the header
-// block (unless -o or -F), the empty line and the body. Every line ends
-// in CRLF and is dot-stuffed. session is a small number identifying the
-// sending session; it goes into Message-Id.
+// ".\r\n" of message seq (0-based global message number): the stamp
+// (--unique-headers), the header block (unless -o, -F or --eml), the
+// empty line and the body. Every line ends in CRLF and is dot-stuffed.
+// session is a small number identifying the sending session; it goes
+// into Message-Id.
 func (g *Generator) AppendContent(dst []byte, seq int64, session int) []byte {
 	dst = g.AppendHead(dst, seq, session)
-	return append(dst, g.body...)
+	return append(dst, g.Body(seq)...)
 }
 
 // AppendHead appends the part of the content that differs between
-// messages: the header block with its empty line, or nothing with -o or
-// -F. The rest of the content is Body.
+// messages: the stamp headers, when asked for, and the header block with
+// its empty line, or no header block with -o, -F or --eml. The rest of
+// the content is Body. No line of it starts with a dot, so it is the
+// same with and without dot-stuffing.
 func (g *Generator) AppendHead(dst []byte, seq int64, session int) []byte {
+	if g.stamp != nil {
+		dst = g.stamp.appendTo(dst, seq)
+	}
 	if !g.headers {
 		return dst
 	}
@@ -225,18 +263,46 @@ func (g *Generator) AppendHead(dst []byte, seq int64, session int) []byte {
 	return append(dst, g.headTail...)
 }
 
-// Body returns the part of the content that is the same for every
-// message and follows AppendHead's bytes. The slice is shared: it must
-// not be modified. It lets a caller send large bodies without copying
-// them (net.Buffers).
-func (g *Generator) Body() []byte {
-	return g.body
+// Body returns the part of message seq's content that follows
+// AppendHead's bytes, dot-stuffed: the same for every message, or with
+// --eml the file of message seq. The slice is shared: it must not be
+// modified. It lets a caller send large bodies without copying them
+// (net.Buffers).
+func (g *Generator) Body(seq int64) []byte {
+	return g.bodies[g.pick(seq)]
+}
+
+// RawBody returns Body(seq) without dot-stuffing, as BDAT chunks carry
+// it (RFC 3030 section 2). The slice is shared: it must not be modified.
+func (g *Generator) RawBody(seq int64) []byte {
+	return g.raws[g.pick(seq)]
+}
+
+// Needs reports what message seq needs of the server: 8BITMIME for
+// 8-bit content, SMTPUTF8 for UTF-8 in an address or a header.
+func (g *Generator) Needs(seq int64) Needs {
+	return g.needs[g.pick(seq)]
+}
+
+// pick returns the index of message seq's body: round robin over the
+// --eml files.
+func (g *Generator) pick(seq int64) int {
+	if len(g.bodies) == 1 {
+		return 0
+	}
+	return int(uint64(seq) % uint64(len(g.bodies)))
 }
 
 // SizeHint returns a length that any message's content fits in, to size
 // the caller's buffer once.
 func (g *Generator) SizeHint() int {
-	n := len(g.body)
+	n := 0
+	for _, b := range g.bodies {
+		n = max(n, len(b))
+	}
+	if g.stamp != nil {
+		n += g.stamp.maxLen()
+	}
 	if g.headers {
 		n += len(g.headFrom) + len(g.headDate) + len(g.headTail)
 		n += g.rcpt.maxLen() + 2*16 + 1

@@ -136,7 +136,7 @@ func TestAppendContent(t *testing.T) {
 			}
 
 			head := g.AppendHead(nil, tc.seq, tc.session)
-			split := string(head) + string(g.Body())
+			split := string(head) + string(g.Body(tc.seq))
 			if split != tc.want {
 				t.Errorf("AppendHead+Body = %q, want %q", split, tc.want)
 			}

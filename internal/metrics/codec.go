@@ -272,7 +272,7 @@ func (r *Result) checkCounts() error {
 			}
 		}
 	}
-	return nil
+	return r.TLS.check()
 }
 
 func checkAttempted(what string, m Messages) error {

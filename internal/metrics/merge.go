@@ -256,6 +256,7 @@ func (s *summer) result(out, r *Result) {
 	s.counts(out.Replies, r.Replies)
 	s.counts(out.Enhanced, r.Enhanced)
 	s.counts(out.Errors, r.Errors)
+	s.tls(out, r)
 
 	for name, l := range r.Latency.Phases {
 		if l == nil || l.Count == 0 {

@@ -42,6 +42,7 @@ type totals struct {
 	replies  map[replyKey]int64
 	enhanced map[Enhanced]int64
 	errors   map[errKey]int64
+	tls      map[uint32]int64 // version<<16 | cipher suite
 }
 
 // pending is what the current second has seen so far.
@@ -102,6 +103,7 @@ func New(start time.Time) *Recorder {
 			replies:  make(map[replyKey]int64),
 			enhanced: make(map[Enhanced]int64),
 			errors:   make(map[errKey]int64),
+			tls:      make(map[uint32]int64),
 		},
 	}
 }
@@ -183,6 +185,7 @@ func (r *Recorder) absorb(iv *interval) {
 	addTo(r.tot.replies, &iv.replies)
 	addTo(r.tot.enhanced, &iv.enhanced)
 	addTo(r.tot.errors, &iv.errors)
+	addTo(r.tot.tls, &iv.tls)
 }
 
 // record adds v to *h, creating the histogram when needed. Values past

@@ -67,6 +67,9 @@ type Result struct {
 	// KIND" ("CONNECT refused").
 	Errors map[string]int64 `json:"errors"`
 
+	// TLS counts TLS handshakes; nil when there were none.
+	TLS *TLS `json:"tls,omitempty"`
+
 	Latency Latencies `json:"latency"`
 	Series  Series    `json:"series"`
 }
@@ -536,6 +539,7 @@ func (t *totals) fill(res *Result) {
 	for k, c := range t.errors {
 		res.Errors[k.phase().verb()+" "+k.kind().String()] += c
 	}
+	t.fillTLS(res)
 
 	for p := range NumPhases {
 		if t.stats[p].n == 0 {

@@ -16,6 +16,7 @@ const (
 	cBytesIn
 	cLate
 	cDropped
+	cTLSResumed
 	numCounters
 )
 
@@ -64,6 +65,7 @@ type interval struct {
 	replies  tally // of replyKey
 	enhanced tally // of Enhanced
 	errors   tally // of errKey
+	tls      tally // of version<<16 | cipher suite
 }
 
 func newInterval() *interval {
@@ -77,6 +79,7 @@ func (iv *interval) reset() {
 	iv.replies.reset()
 	iv.enhanced.reset()
 	iv.errors.reset()
+	iv.tls.reset()
 }
 
 // tally counts keys. A session sees few distinct reply codes, so the

@@ -108,7 +108,6 @@ type Conn struct {
 	nc   net.Conn
 	br   *bufio.Reader
 	wbuf []byte
-	bufs net.Buffers // for writev of large bodies, reused
 	rb   replyBuf
 	opt  *Options
 
@@ -201,13 +200,6 @@ func (c *Conn) Extension(keyword string) (string, bool) {
 	return p, ok
 }
 
-// Mail sends MAIL FROM:<sender>.
-func (c *Conn) Mail(sender []byte) (Reply, error) {
-	c.wbuf = append(append(append(c.wbuf[:0], "MAIL FROM:<"...),
-		sender...), '>')
-	return c.cmd(PhaseMail)
-}
-
 // Rcpt sends RCPT TO:<rcpt>.
 func (c *Conn) Rcpt(rcpt []byte) (Reply, error) {
 	c.wbuf = append(append(append(c.wbuf[:0], "RCPT TO:<"...),
@@ -235,57 +227,11 @@ func (c *Conn) Quit() (Reply, error) {
 	return c.cmd(PhaseQuit)
 }
 
-// Content sends the message content, head then body, which together must
-// be dot-stuffed and end in CRLF (or be empty), followed by the final
-// ".", and reads the first reply. For LMTP, read the others with
-// NextReply. A small message goes out in one write; a large body is not
-// copied but sent with writev.
-func (c *Conn) Content(head, body []byte) (Reply, error) {
-	start := time.Now()
-	c.deadline(start, c.opt.ReplyTimeout)
-	if c.opt.Trace != nil {
-		c.opt.Trace(true, dotLine)
-	}
-
-	var err error
-	c.wbuf = append(c.wbuf[:0], head...)
-	if len(body) <= 16<<10 {
-		c.wbuf = append(append(c.wbuf, body...), dotCRLF...)
-		err = c.write(c.wbuf)
-	} else {
-		c.bufs = append(c.bufs[:0], c.wbuf, body, dotCRLF)
-		var n int64
-		n, err = c.bufs.WriteTo(c.nc)
-		c.out += n
-	}
-	if err != nil {
-		ioe := ioError(PhaseEndOfData, err)
-		c.observe(PhaseEndOfData, start, Reply{}, ioe)
-		return Reply{}, ioe
-	}
-
-	if c.opt.Dot != nil {
-		c.opt.Dot()
-	}
-	r, err := c.read(PhaseEndOfData)
-	c.observe(PhaseEndOfData, start, r, err)
-	return r, err
-}
-
+// The final dot, as traced and as sent.
 var (
 	dotLine = []byte(".")
 	dotCRLF = []byte(".\r\n")
 )
-
-// NextReply reads one more reply for phase p, as LMTP's per-recipient
-// replies after the final dot.
-func (c *Conn) NextReply(p Phase) (Reply, error) {
-	start := time.Now()
-	c.deadline(start, c.opt.ReplyTimeout)
-	r, err := c.read(p)
-	c.observe(p, start, r, err)
-	return r, err
-}
 
 // StartTLS sends STARTTLS and, on a 220 reply, runs the TLS handshake with
 // cfg. A reply other than 220 is returned with a nil error and the session
