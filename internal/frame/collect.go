@@ -60,19 +60,48 @@ type doc struct {
 // returned.
 func Collect(r io.Reader) (map[Key][]byte, error) {
 	docs := map[Key]*doc{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for lineNo := 1; sc.Scan(); lineNo++ {
-		for _, seg := range segments(sc.Text()) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	for lineNo := 1; ; lineNo++ {
+		line, err := readLine(br)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read logs: %w", err)
+		}
+		for _, seg := range segments(line) {
 			if err := file(docs, seg, lineNo); err != nil {
 				return nil, err
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("read logs: %w", err)
-	}
 	return assemble(docs)
+}
+
+// maxLine is the most of one log line Collect looks at; the rest of a
+// longer line (a runaway log, never a frame) is skipped.
+const maxLine = 1 << 20
+
+// readLine returns the next line without its end, at most maxLine
+// bytes of it, or io.EOF after the last line.
+func readLine(br *bufio.Reader) (string, error) {
+	var line []byte
+	for {
+		part, err := br.ReadSlice('\n')
+		if len(line) < maxLine {
+			line = append(line, part[:min(len(part),
+				maxLine-len(line))]...)
+		}
+		switch {
+		case err == bufio.ErrBufferFull:
+			continue
+		case err == io.EOF && len(line) > 0:
+			return string(line), nil
+		case err != nil:
+			return "", err
+		}
+		return strings.TrimSuffix(string(line), "\n"), nil
+	}
 }
 
 // segments cuts a line before each frame marker: a frame cut short

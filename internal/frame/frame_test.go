@@ -217,6 +217,20 @@ func TestCollectRefuses(t *testing.T) {
 	}
 }
 
+// TestCollectLongLines checks that a runaway log line longer than
+// Collect looks at does not hide the frames around it.
+func TestCollectLongLines(t *testing.T) {
+	k := Key{RunID: "r1", Index: 0, Count: 1}
+	doc := randomDoc(6, 8000)
+	lines := frames(t, k, doc)
+	long := strings.Repeat("x", 3<<20) + "\n"
+	logs := lines[0] + long + strings.Join(lines[1:], long)
+	got := collect(t, logs+"last line without an end")
+	if !bytes.Equal(got[k], doc) {
+		t.Error("the document was not found around long lines")
+	}
+}
+
 func TestWriteRefuses(t *testing.T) {
 	for _, k := range []Key{
 		{RunID: "has space"}, {RunID: "-"}, {RunID: "a/b"},

@@ -11,9 +11,9 @@ import (
 )
 
 // LoadEML reads the message files of --eml. spec is a directory (its
-// *.eml files, not recursing), a glob pattern (everything but
-// directories that matches) or one file. The files come back in lexical order of their
-// paths, so that message g of every run is the same file. Reading
+// *.eml files, not recursing), a glob pattern (everything it matches but
+// directories) or one file. The files come back in lexical order of
+// their paths, so that message g of every run is the same file. Reading
 // errors are worded as LoadFile's; finding none is an error too.
 func LoadEML(spec string) (files [][]byte, paths []string, err error) {
 	paths, err = findEML(spec)

@@ -87,10 +87,10 @@ func Offset(g int64, rate float64) time.Duration {
 	return time.Duration(float64(g) / rate * float64(time.Second))
 }
 
-// Seed returns the seed of the random delays (-R) for a sharded run
-// without --seed: it is derived from the run id, so every shard of a
-// run draws message g's delay alike, and a process id (the default of
-// an unsharded run) would not.
+// Seed returns the seed of the random pauses (-R) of a sharded run
+// without --seed. It is derived from the run id, so every shard draws
+// the same pause for message g; the process id, an unsharded run's
+// default, differs from machine to machine.
 func Seed(runID string) uint64 {
 	// FNV-1a, 64 bits: stable, and the run id is not secret.
 	h := uint64(14695981039346656037)

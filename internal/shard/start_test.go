@@ -45,7 +45,8 @@ func TestWaitStartsOnTime(t *testing.T) {
 	if got.Before(at) {
 		t.Errorf("started %v early", at.Sub(got))
 	}
-	if late := got.Sub(at); late > 50*time.Millisecond {
+	// Generous: a loaded CI machine may wake the timer late.
+	if late := got.Sub(at); late > 250*time.Millisecond {
 		t.Errorf("started %v late", late)
 	}
 }
@@ -57,7 +58,7 @@ func TestWaitRefusesLateStart(t *testing.T) {
 	if !errors.Is(err, ErrLate) {
 		t.Fatalf("err = %v, want ErrLate", err)
 	}
-	if d := time.Since(begin); d > 50*time.Millisecond {
+	if d := time.Since(begin); d > 250*time.Millisecond {
 		t.Errorf("a late start took %v to refuse", d)
 	}
 
