@@ -27,6 +27,7 @@ func defaults(target string) options {
 		bannerTO:   defaultBannerTimeout,
 		replyTO:    defaultReplyTimeout,
 		target:     target,
+		dist:       distOptions{maxStartDelay: time.Second},
 	}
 }
 
@@ -135,7 +136,7 @@ func TestParseArgs(t *testing.T) {
 			// result document.
 			if diff := cmp.Diff(&want, got,
 				cmp.AllowUnexported(options{}, secOptions{},
-					extOptions{}),
+					extOptions{}, distOptions{}),
 				cmpopts.IgnoreFields(options{}, "args")); diff != "" {
 				t.Errorf("options (-want +got):\n%s", diff)
 			}

@@ -6,6 +6,7 @@ const helpText = `usage: go-smtp-source [options] [inet:]host[:port]
        go-smtp-source [options] unix:pathname
        go-smtp-source [options] sink:
        go-smtp-source report [--format text|json|html] FILE...
+       go-smtp-source merge [--from-logs] [-o FILE] FILE...
 
 Send mail to an SMTP or LMTP server over parallel sessions, as Postfix's
 smtp-source(1) does, byte for byte, and report how fast it went.
@@ -81,9 +82,12 @@ Our options:
                  with --rate, drop a message that cannot start within d
                  of its scheduled time (counted as dropped)
   --out file     write the result document (JSON: counters, latency
-                 histograms, per-second series) to file; - is stdout
+                 histograms, per-second series) to file; - is stdout,
+                 as GO-SMTP-SOURCE-RESULT/1 frames when --run-id is given
   --metrics-addr host:port
                  serve Prometheus metrics at http://host:port/metrics
+                 (and /readyz, up from before the start)
+  --linger d     with --metrics-addr, serve the final metrics d longer
   --no-metrics   measure nothing beyond the summary counts
   --numbering 3.7|3.9
                  recipient numbering of Postfix 3.7 (default: a number
@@ -105,28 +109,50 @@ Our options:
   --unique-headers
                  add X-Smtp-Source-Run, -Seq and -Sent headers to each
                  message (the run id, its number, the time it was sent)
-  --run-id id    name of the run: letters, digits and . _ : - (the
-                 X-Smtp-Source-Run of --unique-headers; default: random)
+  --run-id id    name of the run: letters, digits and . _ : - (in the
+                 result, and the X-Smtp-Source-Run of --unique-headers;
+                 default: random); the same for every shard
   --connect-timeout d   give up connecting after d (default 60s)
   --banner-timeout d    give up waiting for the greeting (default 300s)
   --reply-timeout d     give up waiting for a reply (default 300s)
                  (0 waits forever, as smtp-source does)
-  --seed n       seed of the -R random pauses (default: the process id)
+  --seed n       seed of the -R random pauses (default: the process id;
+                 in a sharded run, derived from --run-id)
   --no-summary   don't print the end-of-run summary on stderr
   --cpuprofile file  write a CPU profile (go tool pprof) to file
   -h, --help     print this help
+
+Distributed runs (see deploy/README.md):
+  --shard K/N|auto
+                 be shard K of N: send the messages g with g mod N = K
+                 and a share of -s; auto reads the engine's environment
+                 (Kubernetes, Slurm srun, Open MPI, Nomad)
+  --shard-keys a,b,c|@file
+                 every shard's key in order; K is this one's position
+  --shard-key key
+                 this shard's key in --shard-keys (default: hostname)
+  --start-at time
+                 get ready, then start at an RFC 3339 time or +30s
+  --max-start-delay d
+                 exit 3 without connecting when later than --start-at
+                 by more than d (default 1s)
   --version      print the version
 
 The report command prints one result document written with --out, or
-several merged exactly (see report --help). A host named "report" is
-reached as inet:report.
+several merged exactly (see report --help). The merge command combines
+the shards' results, from files or from logs holding their frames, into
+one (see merge --help). Hosts named "report" or "merge" are reached as
+inet:report and inet:merge.
 
 Targets: host, host:port, [host]:port, [ipv6]:port, inet:host:port
 (port default 25, service names allowed), unix:/path, and sink: for a
 built-in sink on a loopback port (no server needed).
 
 Exit status: 0 when every message was handed off, 1 on a fatal error
-(bad option, unreachable server, a negative reply without -A).
+(bad option, unreachable server, a negative reply without -A), 3 when
+--start-at was missed (nothing sent), 4 when stopped by SIGTERM or
+SIGINT (the first lets transactions in flight end and writes a partial
+result; a second cuts them short).
 
 Examples:
   go-smtp-source -s 100 -m 10000 sink:

@@ -13,19 +13,19 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/cli"
 	"github.com/go-smtp-source/go-smtp-source/internal/load"
+	"github.com/go-smtp-source/go-smtp-source/internal/merge"
 	"github.com/go-smtp-source/go-smtp-source/internal/message"
 	"github.com/go-smtp-source/go-smtp-source/internal/metrics"
 	"github.com/go-smtp-source/go-smtp-source/internal/report"
+	"github.com/go-smtp-source/go-smtp-source/internal/shard"
 	"github.com/go-smtp-source/go-smtp-source/internal/smtp"
 )
 
@@ -45,9 +45,15 @@ func main() {
 
 // run is the whole program; it returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) > 0 && args[0] == "report" {
-		// A host named "report" is still reachable as inet:report.
-		return report.Main(args[1:], os.Stdin, stdout, stderr)
+	if len(args) > 0 {
+		// A host named "report" or "merge" is still reachable as
+		// inet:report or inet:merge.
+		switch args[0] {
+		case "report":
+			return report.Main(args[1:], os.Stdin, stdout, stderr)
+		case "merge":
+			return merge.Main(args[1:], os.Stdin, stdout, stderr)
+		}
 	}
 	log := slog.New(cli.NewHandler(stderr, prog, slog.LevelWarn))
 	fatal := func(msg string) int {
@@ -84,32 +90,64 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer stopProfile()
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt,
-		syscall.SIGTERM)
-	defer stop()
+	stop := newStopper(o.replyTO)
+	defer stop.close()
+	cfg.Drain = stop.soft.Done()
+	return send(stop, o, cfg, sk, log, stdout, stderr)
+}
+
+// send waits for the start, runs the load, writes the result and the
+// summary, and returns the exit status.
+func send(stop *stopper, o *options, cfg load.Config, sk *builtinSink,
+	log *slog.Logger, stdout, stderr io.Writer) int {
+
+	fatal := func(status int, msg string) int {
+		log.Log(context.Background(), cli.LevelFatal, msg)
+		return status
+	}
+	early := func(status int, msg string) int {
+		if sk != nil {
+			sk.stop()
+		}
+		return fatal(status, msg)
+	}
+
+	// Everything that can be made ready is, before the start: the
+	// target is resolved, the TLS material loaded, and the metrics
+	// endpoint serves /readyz.
+	var ep *endpoint
+	if o.metricsAddr != "" {
+		var err error
+		if ep, err = startEndpoint(o.metricsAddr, log); err != nil {
+			return early(cli.ExitFatal, err.Error())
+		}
+		defer ep.close()
+	}
+	started, err := waitStart(stop.soft, o)
+	if err != nil {
+		if errors.Is(err, shard.ErrLate) {
+			return early(shard.ExitLate, err.Error())
+		}
+		return early(shard.ExitTerminated, "stopped before the start")
+	}
+	cfg.Start = o.dist.startAt
 
 	var m *measurement
 	if !o.noMetrics {
-		if m, err = startMeasuring(ctx, o, stderr, log); err != nil {
-			if sk != nil {
-				sk.stop()
-			}
-			return fatal(err.Error())
+		if m, err = startMeasuring(stop.hard, o, started, ep,
+			stderr); err != nil {
+			return early(cli.ExitFatal, err.Error())
 		}
 		cfg.Metrics = m.rec
 	}
-	res, err := load.Run(ctx, cfg)
+	res, err := load.Run(stop.hard, cfg)
 	var doc *metrics.Result
 	if m != nil {
 		doc = m.stop()
-		doc.Config = map[string]any{"args": o.args, "target": o.target}
-		if o.ext.runID != "" {
-			// The X-Smtp-Source-Run of every message.
-			doc.Config["run_id"] = o.ext.runID
-		}
-		doc.Time.Complete = ctx.Err() == nil
+		describe(doc, o)
+		doc.Time.Complete = !stop.stopped() && err == nil
 		if o.out != "" {
-			if werr := writeResult(o.out, doc, stdout); werr != nil {
+			if werr := writeResult(o, doc, stdout); werr != nil {
 				log.Warn(werr.Error())
 			}
 		}
@@ -127,16 +165,71 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, sinkSummary(st))
 		}
 	}
+	status := exitStatus(err, stop, log)
+	if ep != nil && o.linger > 0 {
+		// The last values are served until scraped, or a signal.
+		lingerFor(stop.soft, o.linger)
+	}
+	return status
+}
+
+// exitStatus reports how the run ended, with a diagnostic line.
+func exitStatus(err error, stop *stopper, log *slog.Logger) int {
 	var f *load.Fatal
 	switch {
 	case errors.As(err, &f):
-		return fatal(f.Msg)
+		log.Log(context.Background(), cli.LevelFatal, f.Msg)
+		return cli.ExitFatal
 	case err != nil:
-		return fatal(err.Error())
-	case ctx.Err() != nil:
-		return fatal("interrupted")
+		log.Log(context.Background(), cli.LevelFatal, err.Error())
+		return cli.ExitFatal
+	case stop.stopped():
+		log.Warn("stopped by a signal: no new transactions were " +
+			"started; the result is partial")
+		return shard.ExitTerminated
 	}
 	return cli.ExitOK
+}
+
+// lingerFor sleeps d, or until ctx ends.
+func lingerFor(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// waitStart sleeps until --start-at, if given, and returns the actual
+// start; a start too late gives an error wrapping shard.ErrLate.
+func waitStart(ctx context.Context, o *options) (time.Time, error) {
+	if o.dist.startAt.IsZero() {
+		return time.Now(), nil
+	}
+	return shard.Wait(ctx, o.dist.startAt, o.dist.maxStartDelay)
+}
+
+// describe fills in what the recorder cannot know: the options, the
+// run, the shard, the host and the planned start.
+func describe(doc *metrics.Result, o *options) {
+	doc.Config = map[string]any{"args": o.args, "target": o.target}
+	if o.ext.runID != "" {
+		// The X-Smtp-Source-Run of every message.
+		doc.Config["run_id"] = o.ext.runID
+	}
+	doc.RunID = o.ext.runID
+	if h, err := shard.ConfigHash(o.args); err == nil {
+		doc.ConfigHash = h
+	}
+	doc.Shard = o.dist.spec.Info()
+	if h, err := os.Hostname(); err == nil {
+		// The machine, which tells the shards of a merge apart.
+		doc.Host = &metrics.Host{Hostname: h}
+	}
+	if !o.dist.startAt.IsZero() {
+		doc.Time.PlannedStartNS = o.dist.startAt.UnixNano()
+	}
 }
 
 // startProfile writes a CPU profile for go tool pprof to path until the
@@ -215,14 +308,24 @@ func buildConfig(o *options, log *slog.Logger,
 	}
 
 	seed := o.seed
-	if !o.seedSet {
+	switch {
+	case o.seedSet:
+	case o.dist.spec.Sharded():
+		// Every shard draws the same pause for message g.
+		seed = shard.Seed(o.ext.runID)
+	default:
 		seed = uint64(os.Getpid())
+	}
+	sessions, err := o.dist.spec.Sessions(o.sessions, false)
+	if err != nil {
+		return load.Config{}, nil, err
 	}
 	cfg := load.Config{
 		Dial:            dial,
 		Gen:             gen,
 		Messages:        o.messages,
-		Sessions:        o.sessions,
+		Sessions:        sessions,
+		Shard:           o.dist.spec,
 		Recipients:      o.recipients,
 		Hostname:        hostname,
 		LMTP:            o.lmtp,

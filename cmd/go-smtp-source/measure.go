@@ -1,14 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"golang.org/x/term"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/frame"
 	"github.com/go-smtp-source/go-smtp-source/internal/metrics"
 )
 
@@ -24,24 +23,27 @@ import (
 type measurement struct {
 	rec      *metrics.Recorder
 	stopTick func()
-	srv      *http.Server
 	progress chan struct{} // closed to stop the progress line
 	done     chan struct{} // closed when the progress line is gone
 }
 
-// startMeasuring sets up the recorder, the Prometheus endpoint and the
-// live progress line, as the options ask.
-func startMeasuring(ctx context.Context, o *options, stderr io.Writer,
-	log *slog.Logger) (*measurement, error) {
+// startMeasuring sets up the recorder of a run that started at start,
+// its metrics on ep (when not nil) and the live progress line, as the
+// options ask.
+func startMeasuring(ctx context.Context, o *options, start time.Time,
+	ep *endpoint, stderr io.Writer) (*measurement, error) {
 
-	m := &measurement{rec: metrics.New(time.Now())}
+	m := &measurement{rec: metrics.New(start)}
 	m.stopTick = m.rec.Start(ctx)
 
-	if o.metricsAddr != "" {
-		if err := m.serve(o.metricsAddr, log); err != nil {
+	if ep != nil {
+		reg := prometheus.NewRegistry()
+		if err := m.rec.Register(reg, promLabels(o)); err != nil {
 			m.stopTick()
-			return nil, err
+			return nil, fmt.Errorf("metrics: %w", err)
 		}
+		ep.setMetrics(promhttp.HandlerFor(reg,
+			promhttp.HandlerOpts{EnableOpenMetrics: true}))
 	}
 	if f, ok := stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) &&
 		o.counter == 0 && o.verbose == 0 {
@@ -52,27 +54,17 @@ func startMeasuring(ctx context.Context, o *options, stderr io.Writer,
 	return m, nil
 }
 
-// serve exposes the recorder's metrics for Prometheus at /metrics.
-func (m *measurement) serve(addr string, log *slog.Logger) error {
-	reg := prometheus.NewRegistry()
-	if err := m.rec.Register(reg, nil); err != nil {
-		return fmt.Errorf("metrics: %w", err)
+// promLabels label every series with the run id and the shard, when
+// given, so that a fleet's series can be told apart and summed.
+func promLabels(o *options) prometheus.Labels {
+	l := prometheus.Labels{}
+	if o.ext.runID != "" {
+		l["run_id"] = o.ext.runID
 	}
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("metrics: %w", err)
+	if o.dist.spec.Sharded() {
+		l["shard"] = strconv.Itoa(o.dist.spec.Index)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(reg,
-		promhttp.HandlerOpts{EnableOpenMetrics: true}))
-	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() {
-		err := m.srv.Serve(ln)
-		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Warn("metrics: " + err.Error())
-		}
-	}()
-	return nil
+	return l
 }
 
 // stop ends the measurement and returns the run's result.
@@ -82,9 +74,6 @@ func (m *measurement) stop() *metrics.Result {
 		<-m.done
 	}
 	m.stopTick()
-	if m.srv != nil {
-		m.srv.Close()
-	}
 	return m.rec.Result()
 }
 
@@ -145,21 +134,32 @@ func remaining(p metrics.Progress, o *options,
 		Round(time.Second), true
 }
 
-// writeResult writes the result document to path, "-" for stdout.
-func writeResult(path string, res *metrics.Result, stdout io.Writer) error {
-	if path == "-" {
+// writeResult writes the result document to --out: a file, or "-"
+// for stdout, as frames when the run is named (see options.framed).
+func writeResult(o *options, res *metrics.Result, stdout io.Writer) error {
+	switch {
+	case o.framed():
+		var b bytes.Buffer
+		if err := res.Encode(&b); err != nil {
+			return fmt.Errorf("result: %w", err)
+		}
+		if err := frame.Write(stdout, o.frameKey(), b.Bytes()); err != nil {
+			return fmt.Errorf("result: %w", err)
+		}
+		return nil
+	case o.out == "-":
 		return res.Encode(stdout)
 	}
-	f, err := os.Create(path)
+	f, err := os.Create(o.out)
 	if err != nil {
 		return fmt.Errorf("result: %w", err)
 	}
 	if err := res.Encode(f); err != nil {
 		f.Close()
-		return fmt.Errorf("result: %s: %w", path, err)
+		return fmt.Errorf("result: %s: %w", o.out, err)
 	}
 	if err := f.Close(); err != nil {
-		return fmt.Errorf("result: %s: %w", path, err)
+		return fmt.Errorf("result: %s: %w", o.out, err)
 	}
 	return nil
 }

@@ -51,11 +51,13 @@ type options struct {
 	cpuProfile    string
 	out           string
 	metricsAddr   string
+	linger        time.Duration
 	duration      time.Duration
 	maxLateness   time.Duration
 	noMetrics     bool
 	sec           secOptions
 	ext           extOptions
+	dist          distOptions
 	args          []string // as given, for the result document
 	help, version bool
 }
@@ -148,11 +150,13 @@ func parseArgs(prog string, args []string) (*options, error) {
 	cpuProf := str(0, "cpuprofile")
 	out := str(0, "out")
 	metricsAddr := str(0, "metrics-addr")
+	linger := str(0, "linger")
 	duration := str(0, "duration")
 	maxLate := str(0, "max-lateness")
 	noMetrics := flag(0, "no-metrics")
 	sec := addSecFlags(set)
 	ext := addExtFlags(set)
+	dist := addDistFlags(set)
 	help := flag('h', "help")
 	version := flag(0, "version")
 
@@ -174,7 +178,7 @@ func parseArgs(prog string, args []string) (*options, error) {
 	o.cpuProfile, o.out, o.metricsAddr = *cpuProf, *out, *metricsAddr
 	o.noMetrics = *noMetrics
 	o.args = redactArgs(args)
-	if err := o.durations(set, duration, maxLate); err != nil {
+	if err := o.durations(set, duration, maxLate, linger); err != nil {
 		return nil, err
 	}
 	o.hostname = *myname
@@ -201,6 +205,9 @@ func parseArgs(prog string, args []string) (*options, error) {
 		return nil, err
 	}
 	if err := o.extensions(set, ext); err != nil {
+		return nil, err
+	}
+	if err := o.distribution(set, dist); err != nil {
 		return nil, err
 	}
 
@@ -343,9 +350,9 @@ func (o *options) longs(set *getopt.Set, starttls, qps, rate, numbering,
 	return nil
 }
 
-// durations converts --duration and --max-lateness.
-func (o *options) durations(set *getopt.Set, duration,
-	maxLate *string) error {
+// durations converts --duration, --max-lateness and --linger.
+func (o *options) durations(set *getopt.Set, duration, maxLate,
+	linger *string) error {
 
 	if set.IsSet("duration") {
 		v, err := time.ParseDuration(*duration)
@@ -362,6 +369,17 @@ func (o *options) durations(set *getopt.Set, duration,
 				"duration such as 1s)", *maxLate)
 		}
 		o.maxLateness = v
+	}
+	if set.IsSet("linger") {
+		v, err := time.ParseDuration(*linger)
+		switch {
+		case err != nil || v < 0:
+			return usagef("bad --linger: %q (want a duration such "+
+				"as 30s)", *linger)
+		case !set.IsSet("metrics-addr"):
+			return usagef("--linger needs --metrics-addr")
+		}
+		o.linger = v
 	}
 	return nil
 }

@@ -6,7 +6,9 @@
 // Messages are numbered 0, 1, 2, ... in the order sessions take them
 // (the global sequence); the number picks a message's recipients,
 // Message-Id and random delay, so that what message g looks like does not
-// depend on which session sends it.
+// depend on which session sends it. A shard of a distributed run
+// (Config.Shard) takes only its stripe of that sequence, so that what
+// message g looks like does not depend on the machine either.
 package load
 
 import (
@@ -22,6 +24,7 @@ import (
 
 	"github.com/go-smtp-source/go-smtp-source/internal/message"
 	"github.com/go-smtp-source/go-smtp-source/internal/metrics"
+	"github.com/go-smtp-source/go-smtp-source/internal/shard"
 	"github.com/go-smtp-source/go-smtp-source/internal/smtp"
 )
 
@@ -113,6 +116,22 @@ type Config struct {
 	// could not start within this long after its scheduled time, and
 	// counts it as dropped. Otherwise late messages are sent late.
 	MaxLateness time.Duration
+
+	// Shard, when sharded, makes this run one shard of a distributed
+	// run: it sends the messages g < Messages of the global sequence
+	// that the shard owns (g mod N = K), each numbered g. Sessions is
+	// then the shard's share (shard.Spec.Sessions).
+	Shard shard.Spec
+
+	// Start, when set, is the planned start of the run (--start-at):
+	// the schedule of Rate and the end of Duration count from it, so
+	// that the shards of a run keep one global schedule.
+	Start time.Time
+
+	// Drain, when closed, stops the run gently: no message is started
+	// after it, and transactions in flight go on to their end (the
+	// caller bounds them by cancelling the run's context).
+	Drain <-chan struct{}
 
 	// Metrics, when set, records every step, message and session.
 	Metrics *metrics.Recorder
@@ -210,7 +229,10 @@ func newRunner(cfg Config) (*Runner, error) {
 func (r *Runner) run(ctx context.Context) (Result, error) {
 	ctx, r.stop = context.WithCancel(ctx)
 	defer r.stop()
-	r.start = time.Now()
+	r.start = r.cfg.Start
+	if r.start.IsZero() {
+		r.start = time.Now()
+	}
 
 	// However the run is stopped (a fatal error, the caller), no session
 	// may stay blocked on a silent server.
@@ -270,13 +292,17 @@ func (r *Runner) abortAll() {
 	}
 }
 
-// take hands out the next message number, or false when the budget is
-// spent or the run's duration is over.
+// take hands out the next message number g, the global number of the
+// shard's next message, or false when the budget is spent, the run's
+// duration is over or the run is draining.
 func (r *Runner) take() (int64, bool) {
+	if r.draining() {
+		return 0, false
+	}
 	if r.cfg.Duration > 0 && time.Since(r.start) >= r.cfg.Duration {
 		return 0, false
 	}
-	seq := r.next.Add(1) - 1
+	seq := r.cfg.Shard.Global(r.next.Add(1) - 1)
 	if seq >= r.cfg.Messages {
 		return 0, false
 	}
@@ -286,6 +312,16 @@ func (r *Runner) take() (int64, bool) {
 		return 0, false
 	}
 	return seq, true
+}
+
+// draining reports whether Drain has been closed.
+func (r *Runner) draining() bool {
+	select {
+	case <-r.cfg.Drain:
+		return true
+	default:
+		return false
+	}
 }
 
 // pause waits before message seq as -w, -R and the rate ask; first is
@@ -306,12 +342,11 @@ func (r *Runner) pause(ctx context.Context, seq int64, first bool,
 		d = r.cfg.FixedDelay
 	}
 	if r.cfg.Rate <= 0 {
-		return time.Time{}, true, sleep(ctx, d)
+		return time.Time{}, true, r.sleep(ctx, d)
 	}
 
-	intended = r.start.Add(time.Duration(float64(seq) / r.cfg.Rate *
-		float64(time.Second)))
-	if err := sleep(ctx, max(d, time.Until(intended))); err != nil {
+	intended = r.start.Add(shard.Offset(seq, r.cfg.Rate))
+	if err := r.sleep(ctx, max(d, time.Until(intended))); err != nil {
 		return intended, false, err
 	}
 	late := time.Since(intended)
@@ -331,7 +366,15 @@ func (r *Runner) pause(ctx context.Context, seq int64, first bool,
 // counts as late: timer and scheduler jitter stay below it.
 const lateAfter = time.Millisecond
 
-func sleep(ctx context.Context, d time.Duration) error {
+// errDrained ends a pause when the run drains: the message waiting
+// for it is not started.
+var errDrained = errors.New("load: draining")
+
+// sleep waits d, or less when ctx ends or the run drains.
+func (r *Runner) sleep(ctx context.Context, d time.Duration) error {
+	if r.draining() {
+		return errDrained
+	}
 	if d <= 0 {
 		return ctx.Err()
 	}
@@ -342,6 +385,8 @@ func sleep(ctx context.Context, d time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-r.cfg.Drain:
+		return errDrained
 	}
 }
 

@@ -94,6 +94,10 @@ func (s *session) run(ctx context.Context, seq int64) error {
 			}
 		}
 		intended, send, err := s.r.pause(ctx, seq, first, s.rec)
+		if errors.Is(err, errDrained) {
+			s.quit() // nothing more to send: leave politely
+			return nil
+		}
 		if err != nil {
 			return nil // stopped while waiting: nothing was attempted
 		}

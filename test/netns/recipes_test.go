@@ -17,7 +17,8 @@ import (
 // (testdata/stub.sh) that reports the shard and arguments each process
 // got: they check the recipes' plumbing (one shard per host, arguments
 // intact, failures stopping the run, the merge called as it should
-// be), not the load, which the end-to-end tests cover.
+// be), not the load, which the end-to-end tests with the real binary
+// cover (e2e_test.go, kube_test.go).
 
 // needTools skips the test unless the commands are installed; with
 // CI=true it fails instead, since .ci/run installs them.
