@@ -24,6 +24,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/runid"
 )
 
 // Marker starts every frame; Collect looks for it anywhere in a line.
@@ -44,7 +46,7 @@ const ChunkChars = 3000
 const chunkBytes = ChunkChars / 4 * 3
 
 // MaxRunID is the longest run id a frame carries.
-const MaxRunID = 200
+const MaxRunID = runid.MaxLen
 
 // Key names a document: the run and the shard it comes from.
 type Key struct {
@@ -71,25 +73,9 @@ func shardField(k Key) string {
 	return strconv.Itoa(k.Index) + "/" + strconv.Itoa(k.Count)
 }
 
-// CheckRunID refuses a run id that cannot travel in a frame (nor,
-// comfortably, in a file name or a Kubernetes label): it must be 1 to
-// MaxRunID characters among letters, digits and "._:-", and not "-".
-func CheckRunID(id string) error {
-	if id == "" || id == "-" || len(id) > MaxRunID {
-		return fmt.Errorf("bad run id %q: want 1 to %d characters",
-			id, MaxRunID)
-	}
-	for _, c := range []byte(id) {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z',
-			'0' <= c && c <= '9', c == '.', c == '_', c == ':', c == '-':
-		default:
-			return fmt.Errorf("bad run id %q: use letters, digits "+
-				"and . _ : - only", id)
-		}
-	}
-	return nil
-}
+// CheckRunID refuses a run id that cannot travel in a frame; see
+// runid.Check.
+func CheckRunID(id string) error { return runid.Check(id) }
 
 func (k Key) check() error {
 	if k.RunID != "" {

@@ -30,6 +30,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/runid"
 )
 
 // DateLayout is the layout of the Date header, as Postfix's mail_date():
@@ -171,7 +173,7 @@ func check(cfg Config) error {
 			"with -l or -F")
 	}
 	if cfg.Stamp {
-		if err := checkRunID(cfg.RunID); err != nil {
+		if err := runid.Check(cfg.RunID); err != nil {
 			return err
 		}
 	}

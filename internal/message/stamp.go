@@ -2,12 +2,11 @@ package message
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/runid"
 )
 
 // The stamp headers of --unique-headers. They make every message unique
@@ -24,36 +23,8 @@ const (
 	StampSentHeader = "X-Smtp-Source-Sent"
 )
 
-// maxRunID bounds a run id, as the result frames of distributed runs
-// do (internal/frame).
-const maxRunID = 200
-
 // NewRunID returns a random run id of 16 hexadecimal digits.
-func NewRunID() string {
-	var b [8]byte
-	rand.Read(b[:]) // never fails (crypto/rand)
-	return hex.EncodeToString(b[:])
-}
-
-// checkRunID accepts what a run id may be wherever it goes (a header
-// field, a result frame, a file name, a Kubernetes label): 1 to 200
-// letters, digits and ". _ : -", and not "-" alone.
-func checkRunID(id string) error {
-	if id == "" || id == "-" || len(id) > maxRunID {
-		return fmt.Errorf("bad run id %q: want 1 to %d characters",
-			id, maxRunID)
-	}
-	for _, c := range []byte(id) {
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z',
-			'0' <= c && c <= '9', c == '.', c == '_', c == ':', c == '-':
-		default:
-			return fmt.Errorf("bad run id %q: use letters, digits "+
-				"and . _ : - only", id)
-		}
-	}
-	return nil
-}
+func NewRunID() string { return runid.New() }
 
 // stamper appends the stamp headers of one run.
 type stamper struct {
@@ -111,7 +82,7 @@ func ParseStamp(header []byte) (runID string, seq int64, sent time.Time,
 		value = strings.TrimSpace(value)
 		switch {
 		case strings.EqualFold(name, StampRunHeader) && !haveRun:
-			runID, haveRun = value, checkRunID(value) == nil
+			runID, haveRun = value, runid.Check(value) == nil
 		case strings.EqualFold(name, StampSeqHeader) && !haveSeq:
 			var err error
 			seq, err = strconv.ParseInt(value, 10, 64)
