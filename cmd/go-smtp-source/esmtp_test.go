@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +13,7 @@ import (
 	"github.com/go-smtp-source/go-smtp-source/internal/scripttest"
 	"github.com/go-smtp-source/go-smtp-source/internal/scripttest/cases"
 	"github.com/go-smtp-source/go-smtp-source/internal/sink"
+	"github.com/go-smtp-source/go-smtp-source/internal/sink/sinktest"
 )
 
 // startDumpSink runs go-smtp-sink in-process with cfg, dumping each
@@ -26,20 +25,7 @@ func startDumpSink(t *testing.T, cfg sink.Config) (string,
 	t.Helper()
 	dir := t.TempDir()
 	cfg.Dump.PerMessage = filepath.Join(dir, "msg.")
-	srv, err := sink.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(context.Background(), ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
+	_, addr := sinktest.Start(t, cfg)
 
 	dumps := func() []string {
 		files, _ := filepath.Glob(filepath.Join(dir, "msg.*"))
@@ -58,7 +44,7 @@ func startDumpSink(t *testing.T, cfg sink.Config) (string,
 		}
 		return out
 	}
-	return ln.Addr().String(), dumps
+	return addr, dumps
 }
 
 // --chunking sends -F files with BDAT, in chunks, dots untouched; the

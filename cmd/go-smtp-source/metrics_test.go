@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -11,6 +9,7 @@ import (
 
 	"github.com/go-smtp-source/go-smtp-source/internal/metrics"
 	"github.com/go-smtp-source/go-smtp-source/internal/sink"
+	"github.com/go-smtp-source/go-smtp-source/internal/sink/sinktest"
 )
 
 // startTestSink runs go-smtp-sink in-process with the given faults.
@@ -24,21 +23,7 @@ func startTestSink(t *testing.T, faults ...string) (*sink.Server, string) {
 		}
 		cfg.Faults = append(cfg.Faults, fault)
 	}
-	srv, err := sink.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(context.Background(), ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	return srv, ln.Addr().String()
+	return sinktest.Start(t, cfg)
 }
 
 // runForResult runs the command with --out and decodes the result.

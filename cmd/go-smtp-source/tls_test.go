@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"regexp"
 	"strings"
 	"testing"
@@ -15,6 +13,7 @@ import (
 	"github.com/go-smtp-source/go-smtp-source/internal/metrics"
 	"github.com/go-smtp-source/go-smtp-source/internal/scripttest"
 	"github.com/go-smtp-source/go-smtp-source/internal/sink"
+	"github.com/go-smtp-source/go-smtp-source/internal/sink/sinktest"
 )
 
 // TestC16dVerify: --tls-verify checks the server's certificate against
@@ -312,21 +311,8 @@ func startSinkWith(t *testing.T, cfg sink.Config) string {
 		t.Fatal(err)
 	}
 	cfg.TLS = tc
-	srv, err := sink.New(cfg, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(context.Background(), ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	return ln.Addr().String()
+	_, addr := sinktest.Start(t, cfg)
+	return addr
 }
 
 // TestAuthAgainstSink authenticates to go-smtp-sink's real AUTH, which

@@ -2,7 +2,6 @@ package load
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/go-smtp-source/go-smtp-source/internal/message"
 	"github.com/go-smtp-source/go-smtp-source/internal/sink"
+	"github.com/go-smtp-source/go-smtp-source/internal/sink/sinktest"
 )
 
 // startSink runs go-smtp-sink in-process with cfg, dumping every
@@ -19,21 +19,8 @@ func startSink(t *testing.T, cfg sink.Config) (string, string) {
 	t.Helper()
 	dir := t.TempDir()
 	cfg.Dump.PerMessage = filepath.Join(dir, "msg.")
-	srv, err := sink.New(cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(context.Background(), ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	return ln.Addr().String(), dir
+	_, addr := sinktest.Start(t, cfg)
+	return addr, dir
 }
 
 // dumped returns the contents of the messages the sink dumped: what

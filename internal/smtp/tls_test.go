@@ -1,7 +1,6 @@
 package smtp
 
 import (
-	"context"
 	"crypto/tls"
 	"net"
 	"sync"
@@ -9,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/sink"
+	"github.com/go-smtp-source/go-smtp-source/internal/sink/sinktest"
 )
 
 // flightConn counts round trips: the reads that follow a write, each
@@ -52,21 +52,9 @@ func startImplicitTLSSink(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := sink.New(sink.Config{TLS: tc, ImplicitTLS: true}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(context.Background(), ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		<-done
-	})
-	return ln.Addr().String()
+	_, addr := sinktest.Start(t, sink.Config{TLS: tc,
+		ImplicitTLS: true})
+	return addr
 }
 
 // TestResumptionRoundTrips: with a session cache, as --tls-resume
