@@ -94,8 +94,15 @@ func rewriteLegacy(args []string) []string {
 	return out
 }
 
-// parseArgs parses args (without the program name).
-func parseArgs(prog string, args []string) (*options, error) {
+// parseArgs parses args (without the program name). Its errors are one
+// line: control characters of args they quote become '?', as Postfix's
+// msg(3) prints them.
+func parseArgs(prog string, args []string) (_ *options, err error) {
+	defer func() {
+		if err != nil {
+			err = errors.New(printable(err.Error()))
+		}
+	}()
 	o := &options{}
 	set := getopt.New()
 	set.SetProgram(prog)
@@ -488,4 +495,14 @@ func validHostname(name string) error {
 		return errors.New("numeric hostname")
 	}
 	return nil
+}
+
+// printable replaces the control characters of s with '?'.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, s)
 }

@@ -355,9 +355,10 @@ func TestAuthAgainstSink(t *testing.T) {
 	})
 }
 
-// TestTLSResume: with --tls-resume every session after the first of
-// each -s slot resumes a TLS session, and the result counts it;
-// without it none does.
+// TestTLSResume: with --tls-resume every handshake resumes a TLS
+// session but those made before the shared cache held one: at least the
+// first, at most the first of each of the 2 -s slots. Without it none
+// resumes. The result counts them.
 func TestTLSResume(t *testing.T) {
 	for _, mode := range []string{"--starttls", "--smtps"} {
 		addr := startTLSSink(t, mode == "--smtps")
@@ -370,12 +371,12 @@ func TestTLSResume(t *testing.T) {
 				}
 				res := runForResult(t, args...)
 				checkTLSCounts(t, res, 20)
-				want := int64(0)
+				lo, hi := int64(0), int64(0)
 				if resume {
-					want = 18 // all but the first of each session
+					lo, hi = 18, 19
 				}
-				if got := res.TLS.Resumed; got != want {
-					t.Errorf("%d resumed, want %d", got, want)
+				if got := res.TLS.Resumed; got < lo || got > hi {
+					t.Errorf("%d resumed, want %d to %d", got, lo, hi)
 				}
 			})
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/metrics"
@@ -83,13 +84,25 @@ func (s *session) dial(ctx context.Context) (net.Conn, error) {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		// Like smtp-source, a failed socket(2) (out of descriptors)
+		// is fatal at once and named as such; -C retries connect(2).
 		s.attempts--
-		if s.attempts < 1 {
-			return nil, fatalf("connect: %s", target.ErrnoText(err))
+		if step := dialStep(err); step == "socket" || s.attempts < 1 {
+			return nil, fatalf("%s: %s", step, target.ErrnoText(err))
 		}
 		s.r.cfg.Log.Warn("connect: " + target.ErrnoText(err))
 		time.Sleep(10 * time.Microsecond)
 	}
+}
+
+// dialStep names the system call a dial failed in: "socket" when no
+// socket could be made, "connect" otherwise.
+func dialStep(err error) string {
+	var se *os.SyscallError
+	if errors.As(err, &se) && se.Syscall == "socket" {
+		return "socket"
+	}
+	return "connect"
 }
 
 // greet sends HELO or LHLO, or EHLO when an extension is asked for;
