@@ -94,6 +94,15 @@ Extensions (off by default, so the dialogue stays smtp-sink's):
                        reply ("450", "550 5.1.1 No such user"),
                        "delay=2s" or "disconnect"; repeatable
   --seed n             seed for --fault and -W odds (0)
+  --delivery           match the stamps of go-smtp-source --unique-headers:
+                       arrivals, duplicates, out-of-order, foreign and
+                       unstamped messages, and the latency from send to
+                       arrival (summary at exit); implied by --out and
+                       --run-id
+  --run-id id          take only run id's messages (default: the run of
+                       the first stamped message; others are foreign)
+  --out file           write the delivery result document to file at
+                       exit, for go-smtp-source report source.json file
   --no-summary         no summary line on stderr at exit
   --help               this text
 
@@ -107,4 +116,5 @@ Examples:
   PROG -W rcpt:1:50 --fault rcpt:5%:450 --seed 7 :2525 100
   PROG --starttls --chunking --max-size 10485760 127.0.0.1:2525 100
   PROG --starttls --auth-users users.txt --auth-required :2525 100
+  PROG --run-id e2e --out sink.json 127.0.0.1:2526 100
 `

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/cli"
+	"github.com/go-smtp-source/go-smtp-source/internal/delivery"
 	"github.com/go-smtp-source/go-smtp-source/internal/sink"
 	"github.com/go-smtp-source/go-smtp-source/internal/target"
 )
@@ -101,6 +102,9 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 		}
 	}
 
+	if o.deliver {
+		o.cfg.Delivery = delivery.New(o.runID)
+	}
 	srv, err := sink.New(o.cfg, log)
 	if err != nil {
 		return err
@@ -108,6 +112,9 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	err = srv.Serve(ctx, ln)
 	if !o.noSum {
 		log.Info("summary: " + srv.Stats().String())
+	}
+	if derr := finishDelivery(o, log); err == nil {
+		err = derr
 	}
 	return err
 }

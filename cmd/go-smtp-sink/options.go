@@ -9,6 +9,7 @@ import (
 
 	"github.com/pborman/getopt/v2"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/runid"
 	"github.com/go-smtp-source/go-smtp-source/internal/sink"
 	"github.com/go-smtp-source/go-smtp-source/internal/target"
 )
@@ -28,6 +29,9 @@ type options struct {
 	tlsKey  string
 	users   string // --auth-users
 	noSum   bool
+	out     string // --out: the delivery result document
+	runID   string // --run-id
+	deliver bool   // --delivery, or implied by --out or --run-id
 	help    bool
 	errs    []string // msg_error lines printed before the usage
 }
@@ -111,9 +115,10 @@ func newSet() *getopt.Set {
 // Our long options, with and without an argument.
 var (
 	longWithArg = []string{"tls-cert", "tls-key", "fault", "seed",
-		"max-size", "max-chunk", "auth-users"}
+		"max-size", "max-chunk", "auth-users", "out", "run-id"}
 	longFlags = []string{"help", "starttls", "smtps", "chunking",
-		"smtputf8", "no-summary", "auth-required", "auth-tls-only"}
+		"smtputf8", "no-summary", "auth-required", "auth-tls-only",
+		"delivery"}
 )
 
 // apply handles one option as it comes.
@@ -276,6 +281,15 @@ func (o *options) applyLong(name, arg string) error {
 		if err != nil {
 			return fmt.Errorf("bad --seed: %s", arg)
 		}
+	case "delivery":
+		o.deliver = true
+	case "out":
+		o.out, o.deliver = arg, true
+	case "run-id":
+		if err := runid.Check(arg); err != nil {
+			return fmt.Errorf("bad --run-id: %w", err)
+		}
+		o.runID, o.deliver = arg, true
 	case "fault":
 		f, err := sink.ParseFault(arg)
 		if err != nil {

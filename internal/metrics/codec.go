@@ -245,6 +245,9 @@ func (r *Result) load() error {
 	if err := r.loadLatency(); err != nil {
 		return err
 	}
+	if err := r.Delivery.load(r.Latency.Params); err != nil {
+		return err
+	}
 	return r.loadSeries()
 }
 

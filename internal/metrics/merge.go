@@ -257,6 +257,7 @@ func (s *summer) result(out, r *Result) {
 	s.counts(out.Enhanced, r.Enhanced)
 	s.counts(out.Errors, r.Errors)
 	s.tls(out, r)
+	s.delivery(out, r)
 
 	for name, l := range r.Latency.Phases {
 		if l == nil || l.Count == 0 {

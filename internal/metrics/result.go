@@ -72,6 +72,10 @@ type Result struct {
 
 	Latency Latencies `json:"latency"`
 	Series  Series    `json:"series"`
+
+	// Delivery is a receiver's record of the run's messages; nil in a
+	// sender's result.
+	Delivery *Delivery `json:"delivery,omitempty"`
 }
 
 // Tool says which build wrote a result.
@@ -380,6 +384,7 @@ func (r *Result) finish() {
 		pt.derive()
 	}
 	slices.SortFunc(r.Sources, compareSources)
+	r.Delivery.derive()
 }
 
 func (m *Messages) derive() {

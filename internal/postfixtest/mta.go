@@ -141,3 +141,51 @@ func (m *MTA) WaitQueued(t testing.TB, want int, timeout time.Duration) int {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// MTAConfigDir is the private instance's configuration directory, for
+// postqueue -c and postconf -c.
+const MTAConfigDir = "/etc/postfix-gst"
+
+// RelaySettings are the StartMTA settings that make the instance relay
+// everything it accepts to addr ("127.0.0.1:PORT") over plain SMTP,
+// with no DNS lookup, instead of discarding it.
+func RelaySettings(addr string) []string {
+	return []string{
+		"default_transport=smtp",
+		"relay_transport=smtp",
+		"relayhost=[" + hostOf(addr) + "]:" + portOf(addr),
+		"smtp_tls_security_level=none",
+		"smtp_dns_support_level=disabled",
+	}
+}
+
+// ShortRetrySettings make deferred mail come back within seconds: the
+// queue manager scans the deferred queue every second and backs off a
+// message for 1 to 2 seconds.
+var ShortRetrySettings = []string{
+	"queue_run_delay=1s",
+	"minimal_backoff_time=1s",
+	"maximal_backoff_time=2s",
+}
+
+// Flush asks the instance to retry its deferred mail now (postqueue
+// -f).
+func (m *MTA) Flush(t testing.TB) {
+	t.Helper()
+	r := Run(t, 30*time.Second, "/usr/sbin/postqueue", "-c", MTAConfigDir,
+		"-f")
+	if r.ExitCode != 0 {
+		t.Errorf("postqueue -f: exit %d\n%s%s", r.ExitCode, r.Stdout,
+			r.Stderr)
+	}
+}
+
+func hostOf(addr string) string {
+	h, _, _ := net.SplitHostPort(addr)
+	return h
+}
+
+func portOf(addr string) string {
+	_, p, _ := net.SplitHostPort(addr)
+	return p
+}

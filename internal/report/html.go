@@ -80,6 +80,9 @@ func newPage(s *Summary) *page {
 		Sources: sourceRows(s),
 		Tool:    strings.TrimSpace(s.Tool.Version + " " + s.Tool.Go),
 	}
+	if s.Delivery != nil {
+		p.Charts = append(p.Charts, deliveryChart(s).svg())
+	}
 	if s.Target != "" {
 		p.Title += ": " + s.Target
 	}

@@ -27,7 +27,10 @@ const Usage = "usage: go-smtp-source report [--format text|json|html] " +
 Read one or more result documents (written by go-smtp-source --out; "-"
 reads standard input), merge them exactly when there are several
 (counters summed, histograms merged, rates over the union of the time
-windows) and print a report.
+windows) and print a report. A receiver's result (go-smtp-sink --out)
+is not merged with the sender's: it is paired with it, by run id, and
+the report adds the delivery: sent, arrived, lost, duplicated, out of
+order, and the latency from send to arrival.
 
   -f, --format FORMAT  text (the default), json or html
   -o, --output FILE    write the report to FILE instead of standard output
@@ -41,6 +44,7 @@ Examples:
   go-smtp-source report run.json
   go-smtp-source report --format html -o run.html shard-*.json
   go-smtp-source report --format json - < run.json
+  go-smtp-source report source.json sink.json
 
 Exit status: 0 on success, 1 when a file cannot be read, decoded or
 merged, 2 on a usage error.
@@ -82,11 +86,10 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cli.ExitOK
 	}
 
-	r, err := load(o.files, stdin)
+	s, err := load(o.files, stdin)
 	if err != nil {
 		return fatal(cli.ExitFatal, err.Error())
 	}
-	s := Summarize(r)
 	if s.Partial {
 		log.Warn("report: " + s.Warnings[0])
 	}
@@ -133,8 +136,10 @@ func parseArgs(args []string) (*options, error) {
 	return o, nil
 }
 
-// load decodes the files and merges them when there are several.
-func load(files []string, stdin io.Reader) (*metrics.Result, error) {
+// load decodes the files, merges the senders' results and the
+// receivers' (go-smtp-sink --out) when there are several, and pairs
+// them.
+func load(files []string, stdin io.Reader) (*Summary, error) {
 	var rs []*metrics.Result
 	for _, name := range files {
 		r, err := decodeFile(name, stdin)
@@ -143,14 +148,11 @@ func load(files []string, stdin io.Reader) (*metrics.Result, error) {
 		}
 		rs = append(rs, r)
 	}
-	if len(rs) == 1 {
-		return rs[0], nil
-	}
-	r, err := metrics.Merge(rs...)
+	sender, receiver, err := pair(rs)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", strings.Join(files, ", "), err)
 	}
-	return r, nil
+	return summarizePair(sender, receiver)
 }
 
 // decodeFile reads one result document; "-" is stdin.

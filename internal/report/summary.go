@@ -67,6 +67,10 @@ type Summary struct {
 	Config   map[string]any `json:"config,omitempty"`
 	Series   []Second       `json:"series"`
 
+	// Delivery pairs the run with a receiver's result (go-smtp-sink
+	// --out); nil without one.
+	Delivery *DeliveryStats `json:"delivery,omitempty"`
+
 	// The result the summary was made from, for the percentile plot.
 	res *metrics.Result
 }

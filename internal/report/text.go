@@ -98,7 +98,7 @@ func headerRows(s *Summary) []kv {
 	if s.Late+s.Dropped > 0 {
 		add("schedule", "%d late, %d dropped", s.Late, s.Dropped)
 	}
-	return rows
+	return append(rows, deliveryRows(s)...)
 }
 
 // distributedRows describe the shards and runs of a distributed run.

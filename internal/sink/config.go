@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/delivery"
 )
 
 // Command names one SMTP command, or one of smtp-sink's two pseudo
@@ -172,6 +174,10 @@ type Config struct {
 	Size        bool        // announce SIZE MaxSize
 	MaxSize     int64       // SIZE limit in bytes; 0 announces no limit
 	SMTPUTF8    bool        // announce SMTPUTF8, keep UTF-8 in dumps
+
+	// Delivery, when set, gets every message whose end of data is
+	// accepted, to match its stamp (--delivery). Nil costs nothing.
+	Delivery *delivery.Tracker
 
 	// Real authentication (RFC 4954), beyond smtp-sink's fake. Without
 	// Users, AUTH answers 250 with no SASL exchange, as in smtp-sink.

@@ -59,7 +59,7 @@ type Stats struct {
 	Active     int64 // sessions in progress
 	Quits      int64 // QUIT commands (smtp-sink's -c "quit")
 	Messages   int64 // messages received (smtp-sink's -c "mesg")
-	Refused    int64 // of those, refused at the end of data
+	Refused    int64 // of those, not accepted at the end of data
 	Recipients int64 // accepted recipients of those messages
 	Bytes      int64 // their DATA or BDAT bytes, end-of-data included
 	Elapsed    time.Duration

@@ -65,6 +65,7 @@ type session struct {
 	bdat     bool  // the content comes in BDAT chunks
 	msgBytes int64 // content so far
 	dump     *dumpFile
+	stamp    *headerCatch // the header section, with Config.Delivery
 
 	deadline time.Time // of reads and writes, renewed now and then
 
@@ -191,8 +192,10 @@ func (s *session) command(cmd Command, verb, args []byte) bool {
 	}
 	switch {
 	case act&ActDisconnect != 0:
+		s.notAccepted(cmd)
 		return true
 	case act&ActClose != 0:
+		s.notAccepted(cmd)
 		s.reply(replyClosing)
 		return true
 	case act&ActHardReject != 0:
@@ -211,6 +214,7 @@ func (s *session) command(cmd Command, verb, args []byte) bool {
 		}
 		switch {
 		case f.Disconnect:
+			s.notAccepted(cmd)
 			return true
 		case f.Reply != "":
 			return s.reject(cmd, args, f.Reply)
@@ -221,6 +225,16 @@ func (s *session) command(cmd Command, verb, args []byte) bool {
 		s.pause(delay)
 	}
 	return s.respond(cmd, verb, args)
+}
+
+// notAccepted counts a message whose end of data ends the session
+// without a positive reply (-q or -Q on ".", a disconnect fault), as
+// dotReply counts a refused one, so that Messages − Refused is what
+// clients were told was accepted.
+func (s *session) notAccepted(cmd Command) {
+	if cmd == CmdDot {
+		s.srv.refused.Add(1)
+	}
 }
 
 // reject answers a command with a fault reply instead of running it. A
@@ -365,7 +379,7 @@ func (s *session) data() bool {
 	if s.dump != nil {
 		w = s.dump.w
 	}
-	n, err := s.readData(w)
+	n, err := s.readData(s.deliveryWriter(w))
 	s.msgBytes += n
 	if err != nil {
 		s.readFailed(err)
@@ -407,6 +421,8 @@ func (s *session) endMessage() bool {
 func (s *session) dotReply(reply string) {
 	if reply != "" && reply[0] != '2' {
 		s.srv.refused.Add(1)
+	} else {
+		s.delivered()
 	}
 	if !s.cfg.LMTP {
 		if reply == "" {
@@ -447,6 +463,11 @@ func (s *session) bdatCommand(args []byte, reject string) bool {
 				"["+s.addr+"]")
 		}
 		w = s.dump.w
+	}
+	if take && !s.bdat {
+		w = s.deliveryWriter(w)
+	} else if take && s.stamp != nil && s.cfg.Delivery != nil {
+		w = s.stamp.carry(w)
 	}
 	if err := s.readChunk(size, w); err != nil {
 		s.readFailed(err)
