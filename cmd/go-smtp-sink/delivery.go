@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"log/slog"
-	"os"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/delivery"
 )
@@ -21,18 +20,7 @@ func finishDelivery(o *options, log *slog.Logger) error {
 	if o.out == "" {
 		return nil
 	}
-	f, err := os.Create(o.out)
-	if err != nil {
-		return fmt.Errorf("result: %w", err)
-	}
-	if err := res.Encode(f); err != nil {
-		f.Close()
-		return fmt.Errorf("result: %s: %w", o.out, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("result: %s: %w", o.out, err)
-	}
-	return nil
+	return res.WriteFile(o.out)
 }
 
 // deliverySummary is the delivery line of the exit summary.

@@ -150,16 +150,5 @@ func writeResult(o *options, res *metrics.Result, stdout io.Writer) error {
 	case o.out == "-":
 		return res.Encode(stdout)
 	}
-	f, err := os.Create(o.out)
-	if err != nil {
-		return fmt.Errorf("result: %w", err)
-	}
-	if err := res.Encode(f); err != nil {
-		f.Close()
-		return fmt.Errorf("result: %s: %w", o.out, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("result: %s: %w", o.out, err)
-	}
-	return nil
+	return res.WriteFile(o.out)
 }

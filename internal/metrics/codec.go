@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -188,6 +189,23 @@ func (r *Result) Encode(w io.Writer) error {
 	enc.SetIndent("", " ")
 	if err := enc.Encode(r); err != nil {
 		return fmt.Errorf("encode result: %w", err)
+	}
+	return nil
+}
+
+// WriteFile writes the result document to a file at path, replacing
+// what was there. Errors name the file.
+func (r *Result) WriteFile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("result: %w", err)
+	}
+	if err := r.Encode(f); err != nil {
+		f.Close()
+		return fmt.Errorf("result: %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("result: %s: %w", path, err)
 	}
 	return nil
 }
