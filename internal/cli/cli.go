@@ -121,3 +121,27 @@ func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 // WithGroup is not used by this project; groups are flattened.
 func (h *Handler) WithGroup(string) slog.Handler { return h }
+
+// Operands parses args (without the program name) with set, letting
+// options come before, between or after the operands, as GNU getopt
+// permutes them; "--" ends the options. It returns the operands in
+// order, or the parse error worded as getopt(3) words it, without the
+// program name.
+func Operands(set *getopt.Set, prog string, args []string) ([]string,
+	error) {
+
+	var operands []string
+	for {
+		err := set.Getopt(append([]string{prog}, args...), nil)
+		if err != nil {
+			return nil, errors.New(strings.TrimPrefix(
+				GetoptMessage(prog, err), prog+": "))
+		}
+		rest := set.Args()
+		if len(rest) == 0 || set.State() == getopt.DashDash {
+			return append(operands, rest...), nil
+		}
+		operands = append(operands, rest[0])
+		args = rest[1:]
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/pborman/getopt/v2"
@@ -47,5 +48,33 @@ func TestHandler(t *testing.T) {
 		"prog: error: x n=3\n"
 	if buf.String() != want {
 		t.Errorf("got %q, want %q", buf.String(), want)
+	}
+}
+
+func TestOperands(t *testing.T) {
+	cases := []struct {
+		args []string
+		want string // operands joined by |, or the error
+	}{
+		{[]string{"a", "-v", "b"}, "a|b"},
+		{[]string{"-v", "a", "b", "-v"}, "a|b"},
+		{[]string{"a", "--", "-v", "b"}, "a|-v|b"},
+		{[]string{"a", "-x"}, "invalid option -- 'x'"},
+		{nil, ""},
+	}
+	for _, c := range cases {
+		set := getopt.New()
+		v := set.BoolLong("verbose", 'v')
+		got, err := Operands(set, "p", c.args)
+		s := strings.Join(got, "|")
+		if err != nil {
+			s = err.Error()
+		}
+		if s != c.want {
+			t.Errorf("%q: got %q, want %q", c.args, s, c.want)
+		}
+		if c.want == "a|b" && !*v {
+			t.Errorf("%q: -v not seen", c.args)
+		}
 	}
 }

@@ -109,20 +109,11 @@ func parseArgs(args []string) (*options, error) {
 	output := set.StringLong("output", 'o', "")
 	help := set.BoolLong("help", 'h')
 
-	for {
-		err := set.Getopt(append([]string{prog}, args...), nil)
-		if err != nil {
-			return nil, errors.New(strings.TrimPrefix(
-				cli.GetoptMessage(prog, err), prog+": "))
-		}
-		rest := set.Args()
-		if len(rest) == 0 || set.State() == getopt.DashDash {
-			o.files = append(o.files, rest...)
-			break
-		}
-		o.files = append(o.files, rest[0])
-		args = rest[1:]
+	files, err := cli.Operands(set, prog, args)
+	if err != nil {
+		return nil, err
 	}
+	o.files = files
 
 	o.format, o.output, o.help = *format, *output, *help
 	switch {
