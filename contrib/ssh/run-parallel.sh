@@ -36,6 +36,11 @@ n=$(grep -cv '^[[:space:]]*\(#\|$\)' "$hosts")
 start=$(date -u -d "+$lead sec" +%Y-%m-%dT%H:%M:%SZ)
 echo "run $run: $n shards start at $start" >&2
 
+# parallel runs each job with $SHELL, on the remote side too; where it
+# is unset (cron, CI, containers) the jobs fail without a word and
+# parallel still exits 0.
+export SHELL=${SHELL:-/bin/bash}
+
 # The load options reach the remote shell quoted once more.
 args=$(printf ' %q' "$@")
 
