@@ -92,9 +92,9 @@ func TestParseErrors(t *testing.T) {
 		{[]string{"--auth-users", "u", "--auth-tls-only", ":25", "1"},
 			"go-smtp-sink: fatal: --auth-tls-only needs --starttls or" +
 				" --smtps"},
-		{[]string{"--auth-users", "/nonexistent/users", "127.0.0.1:0",
+		{[]string{"--auth-users", "/proc/nonexistent/users", "127.0.0.1:0",
 			"1"}, "go-smtp-sink: fatal: auth users: open " +
-			"/nonexistent/users: no such file"},
+			"/proc/nonexistent/users: no such file"},
 	}
 	for _, c := range cases {
 		var stdout, stderr bytes.Buffer

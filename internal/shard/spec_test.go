@@ -105,7 +105,7 @@ func TestParseErrors(t *testing.T) {
 		{Flags{Key: "a", Keys: "a,,b"}, nil, "empty key"},
 		{Flags{Key: "a", Keys: "a,b,a"}, nil, "appears twice"},
 		{Flags{Key: "w1", Keys: "w1.a,w1.b"}, nil, "matches both"},
-		{Flags{Key: "a", Keys: "@/nonexistent/hosts"}, nil,
+		{Flags{Key: "a", Keys: "@/proc/nonexistent/hosts"}, nil,
 			"no such file"},
 	}
 	for _, c := range cases {
