@@ -185,6 +185,7 @@ func (s *ShardInfo) check() error {
 // order and nothing else has a free order.
 func (r *Result) Encode(w io.Writer) error {
 	r.finish()
+	r.encodeHistograms()
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", " ")
 	if err := enc.Encode(r); err != nil {

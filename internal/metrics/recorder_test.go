@@ -230,7 +230,7 @@ func TestSeries(t *testing.T) {
 		}
 	}
 	if tr := pts[1].Phases["transaction"]; tr.Count != 6 ||
-		tr.P50NS != 2e6 || tr.MinNS != 1e6 || tr.HDR == "" {
+		tr.P50NS != 2e6 || tr.MinNS != 1e6 || tr.hist == nil {
 		t.Errorf("second 1 transaction = %+v", tr)
 	}
 }

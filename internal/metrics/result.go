@@ -281,7 +281,6 @@ func (l *Latency) derive() {
 	l.P90NS = percentile(l.hist, 90, l.MinNS, l.MaxNS)
 	l.P99NS = percentile(l.hist, 99, l.MinNS, l.MaxNS)
 	l.P999NS = percentile(l.hist, 99.9, l.MinNS, l.MaxNS)
-	encode(l)
 }
 
 func (p *PointPhase) derive() {
@@ -292,10 +291,12 @@ func (p *PointPhase) derive() {
 	p.MeanNS = p.SumNS / p.Count
 	p.P50NS = percentile(p.hist, 50, p.MinNS, p.MaxNS)
 	p.P99NS = percentile(p.hist, 99, p.MinNS, p.MaxNS)
-	encode(p)
 }
 
 // encode caches the encoding of d's histogram, unless already done.
+// Only writing the document needs it: an encoding compresses, with a
+// fresh compressor of most of a megabyte each time, so a run encodes
+// nothing until then.
 func encode(d distribution) {
 	h, s := *d.histogram(), d.encoded()
 	if h == nil || *s != "" {
@@ -387,6 +388,21 @@ func (r *Result) finish() {
 	r.Delivery.derive()
 }
 
+// encodeHistograms fills in the encodings of all of r's histograms.
+func (r *Result) encodeHistograms() {
+	for _, l := range r.Latency.Phases {
+		encode(l)
+	}
+	for _, pt := range r.Series.Points {
+		for _, pp := range pt.Phases {
+			encode(pp)
+		}
+	}
+	if r.Delivery != nil {
+		encode(&r.Delivery.Latency)
+	}
+}
+
 func (m *Messages) derive() {
 	m.Attempted = m.Accepted + m.TempFail + m.PermFail + m.Error +
 		m.Unknown
@@ -436,8 +452,7 @@ func (pt *Point) phase(name string) *PointPhase {
 	return pp
 }
 
-// seal derives a finished point's fields once, so that building results
-// later does not encode its histograms again, and trims its storage.
+// seal derives a finished point's fields once and trims its storage.
 func (pt *Point) seal() {
 	pt.derive()
 	for _, pp := range pt.Phases {

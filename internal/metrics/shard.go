@@ -68,8 +68,12 @@ type interval struct {
 	tls      tally // of version<<16 | cipher suite
 }
 
+// newInterval returns an empty interval. Its buffer starts small and
+// grows to what the session records in a second, then is reused: with
+// thousands of sessions, a large start would be megabytes of idle
+// memory.
 func newInterval() *interval {
-	return &interval{vals: make([]uint64, 0, 256)}
+	return &interval{vals: make([]uint64, 0, 16)}
 }
 
 // reset empties iv and keeps its storage for the next interval.
@@ -82,12 +86,13 @@ func (iv *interval) reset() {
 	iv.tls.reset()
 }
 
-// tally counts keys. A session sees few distinct reply codes, so the
-// first ones are kept in an array, which a short scan beats a map at;
-// any more go to a map.
+// tally counts keys. A session sees few distinct reply codes (seven in
+// a plain transaction: banner, HELO, MAIL, RCPT, DATA, end of data and
+// QUIT), so the first ones are kept in an array, which a short scan
+// beats a map at; any more go to a map.
 type tally struct {
-	keys [16]uint32
-	vals [16]int64
+	keys [8]uint32
+	vals [8]int64
 	n    int
 	more map[uint32]int64
 }
@@ -255,12 +260,19 @@ func (s *Shard) Close() {
 	s.mu.Unlock()
 }
 
-// swap hands the current interval to the ticker and starts a new one.
+// swap hands the current interval to the ticker and starts the next
+// one in the spare, which a shard gets at its first swap: a session that
+// ends within its first second never needs one.
 func (s *Shard) swap() (iv *interval, closed bool) {
+	next := s.spare
+	if next == nil {
+		next = newInterval()
+	}
+	s.spare = nil
+
 	s.mu.Lock()
-	iv, s.cur = s.cur, s.spare
+	iv, s.cur = s.cur, next
 	closed = s.closed
 	s.mu.Unlock()
-	s.spare = nil
 	return iv, closed
 }

@@ -149,6 +149,11 @@ func (c *Conn) write(b []byte) error {
 	return err
 }
 
+// readBufSize is the size of a connection's read buffer. Replies are
+// short (a pipelined group of 30 replies fits), and a run may hold
+// thousands of connections; a longer line is read in pieces.
+const readBufSize = 1024
+
 // NewConn wraps an established connection. opt must not be nil.
 func NewConn(nc net.Conn, opt *Options) *Conn {
 	c := &Conn{
@@ -160,7 +165,7 @@ func NewConn(nc net.Conn, opt *Options) *Conn {
 		},
 		opt: opt,
 	}
-	c.br = bufio.NewReaderSize(counter{c}, 4096)
+	c.br = bufio.NewReaderSize(counter{c}, readBufSize)
 	return c
 }
 
