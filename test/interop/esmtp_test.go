@@ -62,13 +62,19 @@ func TestESMTPThroughPostfixMTA(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			mta := postfixtest.StartMTA(t)
+			// A reply that never comes fails the run with the
+			// stage named, well before the test's bound.
 			args := append([]string{"-s", "10", "-m", "1000",
-				"-f", "sender@example.com", "-t", "rcpt@example.com"},
+				"-f", "sender@example.com", "-t", "rcpt@example.com",
+				"--reply-timeout", "60s", "--banner-timeout", "60s"},
 				tt.opts...)
-			r := postfixtest.Run(t, 3*time.Minute, ours,
+			r := postfixtest.RunBounded(t, 3*time.Minute, ours,
 				append(args, mta.Addr)...)
-			if r.ExitCode != 0 {
-				t.Fatalf("exit %d\n%s", r.ExitCode, r.Stderr)
+			if r.TimedOut || r.ExitCode != 0 {
+				t.Fatalf("exit %d (killed at 3m: %v), Postfix queued "+
+					"%d\n%s\nPostfix's log ends:\n%s", r.ExitCode,
+					r.TimedOut, mta.QueuedCount(t), r.Stderr,
+					logTail(mta.LogPath, 40))
 			}
 			t.Logf("%d messages in %v", msgs,
 				r.Elapsed.Round(time.Millisecond))
@@ -93,4 +99,15 @@ func TestESMTPThroughPostfixMTA(t *testing.T) {
 			}
 		})
 	}
+}
+
+// logTail returns the last n lines of the file at path, for a failure
+// message.
+func logTail(path string, n int) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
