@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -33,18 +34,40 @@ var faultFlags = []struct {
 	{"Q", sink.ActClose},
 }
 
-// matrixLimit bounds one run of the matrix. Every run ends in well
-// under a second; a run that takes longer waits on a timeout it should
-// not meet.
-const matrixLimit = 5 * time.Second
+// limit bounds one run of the matrix. A run without sink delays ends in
+// well under a second, one with them in a few; a run that takes longer
+// waits on a timeout it should not meet.
+func (r matrixRow) limit() time.Duration {
+	if r.delayed() {
+		return 15 * time.Second
+	}
+	return 5 * time.Second
+}
 
 // matrixRow is one fault set on the sink and one way to run the source.
 type matrixRow struct {
 	name   string
-	flag   string // smtp-sink fault option, "" for a percentage fault
-	cmd    string // the command it names
+	flag   string // smtp-sink option: a fault, or A, w, W
+	cmd    string // the command it names, or its argument
 	fault  string // or a --fault of ours
 	source []string
+}
+
+// sinkDelays are smtp-sink's timed faults, as option and argument: -A
+// (after 354, read no more and reply 550 at once, then hang up), -w
+// (a second before the reply to DATA) and -W (a second before one
+// RCPT reply in ten, or more: the odds roll again after a hit).
+var sinkDelays = [][2]string{{"A", "0"}, {"w", "1"}, {"W", "rcpt:1:10"}}
+
+// delayed says whether the sink waits before some replies.
+func (r matrixRow) delayed() bool {
+	return r.flag == "w" || r.flag == "W" ||
+		strings.Contains(r.fault, "delay=")
+}
+
+// sinkArgs are smtp-sink's options for the row.
+func (r matrixRow) sinkArgs() []string {
+	return []string{"-" + r.flag, r.cmd}
 }
 
 // sinkConfig is the go-smtp-sink configuration of the row, as
@@ -57,6 +80,18 @@ func (r matrixRow) sinkConfig(t *testing.T) sink.Config {
 			t.Fatal(err)
 		}
 		cfg.Faults = []sink.Fault{f}
+		return cfg
+	}
+	switch r.flag {
+	case "A":
+		cfg.Abort = true // -A 0
+		return cfg
+	case "w":
+		cfg.Delays[sink.CmdData] = sink.Delay{Delay: time.Second}
+		return cfg
+	case "W":
+		cfg.Delays[sink.CmdRcpt] = sink.Delay{Delay: time.Second,
+			Odds: 10}
 		return cfg
 	}
 	cmd, err := sink.ParseCommand(r.cmd)
@@ -73,45 +108,62 @@ func (r matrixRow) sinkConfig(t *testing.T) sink.Config {
 	return cfg
 }
 
-// matrixRows builds the matrix: every fault option on every command,
-// with and without -A, at -s 5; -s 1, -s 50 and -d on a subset that
-// covers each fault option once; and percentage faults.
+// matrixRows builds the matrix: every sink fault (each fault option on
+// each command, the timed faults, percentage faults of ours) under
+// every way to run the source: with and without -A, with and without
+// -d, with -s 1 and -s 50.
 func matrixRows() []matrixRow {
-	var rows []matrixRow
-	add := func(flag, cmd, fault string, src ...string) {
-		name := fault
-		if fault == "" {
-			name = "-" + flag + "_" + cmd
+	type fault struct{ flag, cmd, pct string }
+	var faults []fault
+	for _, f := range faultFlags {
+		for _, c := range faultCommands {
+			faults = append(faults, fault{f.flag, c, ""})
 		}
-		name += "/" + strings.Join(src, "_")
-		rows = append(rows, matrixRow{name, flag, cmd, fault, src})
 	}
-	for _, a := range [][]string{{"-A"}, nil} {
-		for _, f := range faultFlags {
-			for _, c := range faultCommands {
-				add(f.flag, c, "", append([]string{"-s", "5", "-m",
-					"20"}, a...)...)
+	for _, d := range sinkDelays {
+		faults = append(faults, fault{d[0], d[1], ""})
+	}
+	for _, pf := range []string{
+		"rcpt:40%:450", ".:40%:554", "mail:30%:disconnect",
+		"connect:30%:421", "data:30%:delay=20ms",
+	} {
+		faults = append(faults, fault{"", "", pf})
+	}
+
+	var rows []matrixRow
+	for _, f := range faults {
+		for _, src := range matrixSources(f.flag) {
+			name := f.pct
+			if name == "" {
+				name = "-" + f.flag + "_" + f.cmd
 			}
-		}
-		for _, v := range [][]string{
-			{"-s", "1", "-m", "20"},
-			{"-s", "50", "-m", "60"},
-			{"-d", "-s", "5", "-m", "30"},
-		} {
-			v = append(v, a...)
-			add("f", "rcpt", "", v...)
-			add("r", ".", "", v...)
-			add("q", "mail", "", v...)
-			add("Q", "data", "", v...)
-			for _, pf := range []string{
-				"rcpt:40%:450", ".:40%:554", "mail:30%:disconnect",
-				"connect:30%:421", "data:30%:delay=20ms",
-			} {
-				add("", "", pf, v...)
-			}
+			name += "/" + strings.Join(src, "_")
+			rows = append(rows, matrixRow{name, f.flag, f.cmd, f.pct,
+				src})
 		}
 	}
 	return rows
+}
+
+// matrixSources are the eight ways to run the source against a sink
+// fault: -s 1 and -s 50, each with and without -d and -A. A second's
+// delay on every DATA (-w) allows fewer messages in one session.
+func matrixSources(flag string) [][]string {
+	one := "20"
+	if flag == "w" {
+		one = "3"
+	}
+	var out [][]string
+	for _, s := range [][]string{{"-s", "1", "-m", one},
+		{"-s", "50", "-m", "60"}} {
+		for _, d := range [][]string{nil, {"-d"}} {
+			for _, a := range [][]string{nil, {"-A"}} {
+				v := slices.Concat(s, d, a)
+				out = append(out, v)
+			}
+		}
+	}
+	return out
 }
 
 // matrixRun is what one run of the source left behind.
@@ -123,15 +175,21 @@ type matrixRun struct {
 // runMatrix runs the source with args against addr, with a result
 // document, and checks what holds for every fault: the run ends in
 // time, the result's outcomes add up, and the exit status is 0 or 1.
-func runMatrix(t *testing.T, addr string, args []string) matrixRun {
+func runMatrix(t *testing.T, addr string, row matrixRow) matrixRun {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "r.json")
-	args = append(append([]string{"--out", out, "--reply-timeout", "2s"},
-		args...), addr)
+	// The timeout stays clear of the sink's delays: -W's can add up
+	// to a few seconds when its odds hit again and again.
+	timeout := "2s"
+	if row.delayed() {
+		timeout = "8s"
+	}
+	args := append(append([]string{"--out", out, "--reply-timeout",
+		timeout}, row.source...), addr)
 	start := time.Now()
 	r := runCmd(t, args...)
-	if d := time.Since(start); d > matrixLimit {
-		t.Errorf("run took %v, want under %v", d, matrixLimit)
+	if d := time.Since(start); d > row.limit() {
+		t.Errorf("run took %v, want under %v", d, row.limit())
 	}
 	if r.code != 0 && r.code != 1 {
 		t.Fatalf("exit %d, want 0 or 1:\n%s", r.code, r.stderr)
@@ -142,6 +200,10 @@ func runMatrix(t *testing.T, addr string, args []string) matrixRun {
 		m.Unknown; sum != m.Attempted {
 		t.Errorf("outcomes add up to %d, attempted %d: %+v", sum,
 			m.Attempted, m)
+	}
+	// The source's side of a leak: a session it never closed.
+	if ss := res.Sessions; ss.Opened != ss.Done {
+		t.Errorf("sessions opened %d, ended %d", ss.Opened, ss.Done)
 	}
 	return matrixRun{r, res}
 }
@@ -161,8 +223,12 @@ func (r matrixRow) wantExit() int {
 	case r.cmd == "rset" || r.cmd == "quit":
 		// smtp-source sends no RSET, and ignores the reply to QUIT.
 		return 0
-	case r.fault != "" && strings.Contains(r.fault, "delay="):
+	case r.delayed():
 		return 0
+	case r.flag == "A":
+		// The 550 answers the end of data; the hang-up after it is
+		// met by the next command, or by none.
+		return -1
 	case r.flag == "q" || r.flag == "Q" ||
 		strings.HasSuffix(r.fault, "disconnect") ||
 		strings.HasSuffix(r.fault, ":421"):
@@ -195,9 +261,10 @@ func TestFaultMatrix(t *testing.T) {
 			t.Run(row.name, func(t *testing.T) {
 				t.Parallel()
 				srv, addr := sinktest.Start(t, row.sinkConfig(t))
-				run := runMatrix(t, addr, row.source)
+				run := runMatrix(t, addr, row)
 				row.checkExit(t, run.r.code)
-				sunk, rcpts := row.sinkCounts(srv.Stats())
+				st := sinkSettled(t, srv)
+				sunk, rcpts := row.sinkCounts(st)
 				checkSinkCounts(t, run, sunk, rcpts)
 				if t.Failed() {
 					t.Logf("stderr:\n%s", run.r.stderr)
@@ -236,14 +303,33 @@ func checkSinkCounts(t *testing.T, run matrixRun, sunk, rcpts int64) {
 	}
 }
 
+// sinkSettled returns the sink's statistics once it holds no session:
+// the source has exited, so every connection is closed at its end, and
+// a session still open after a moment is a leak.
+func sinkSettled(t *testing.T, srv *sink.Server) sink.Stats {
+	t.Helper()
+	var st sink.Stats
+	for range 100 {
+		if st = srv.Stats(); st.Active == 0 {
+			return st
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("sink: %d sessions still open 2s after the source exited",
+		st.Active)
+	return st
+}
+
 // sinkCounts are go-smtp-sink's counts for checkSinkCounts.
 func (r matrixRow) sinkCounts(st sink.Stats) (sunk, rcpts int64) {
 	sunk, rcpts = st.Messages-st.Refused, st.Recipients
 	// The sink counts the recipients of transactions that reach the
 	// end of data: faults at DATA, or a hang-up before its reply,
 	// leave accepted recipients it never counts.
+	// Nor does it count those of a transaction it aborts (-A).
 	if r.cmd == "data" || strings.HasPrefix(r.fault, "data:") ||
-		(r.cmd == "." && (r.flag == "q" || r.flag == "Q")) {
+		(r.cmd == "." && (r.flag == "q" || r.flag == "Q")) ||
+		r.flag == "A" {
 		rcpts = -1
 	}
 	return sunk, rcpts
@@ -274,8 +360,8 @@ func TestFaultMatrixPostfix(t *testing.T) {
 }
 
 func postfixRow(t *testing.T, bin string, row matrixRow) {
-	s := postfixtest.StartSink(t, bin, true, "-"+row.flag, row.cmd)
-	run := runMatrix(t, s.Addr, row.source)
+	s := postfixtest.StartSink(t, bin, true, row.sinkArgs()...)
+	run := runMatrix(t, s.Addr, row)
 	row.checkExit(t, run.r.code)
 	txs := postfixtest.Transactions(postfixtest.NormalizeDump(s.Dump(t)))
 	sunk := int64(len(txs))

@@ -102,8 +102,13 @@ func stuffFile(raw []byte) []byte {
 // stuffFilePostfix returns a -F file as smtp-source 3.7 sends it: lines
 // are split at LF only (a CR stays in its line, so a CRLF file gives
 // "\r\r\n"), a line that starts with "." gets one more, each line gets
-// CRLF, and one more CRLF (an empty line) follows the last.
+// CRLF, and one more CRLF (an empty line) follows the last. An empty
+// file is no message to smtp-source: it sends its built-in body, still
+// without headers.
 func stuffFilePostfix(raw []byte) []byte {
+	if len(raw) == 0 {
+		return []byte(builtinBody)
+	}
 	out := make([]byte, 0, len(raw)+len(raw)/16+4)
 	for len(raw) > 0 {
 		line, rest, _ := bytes.Cut(raw, []byte{'\n'})

@@ -77,7 +77,8 @@ func TestFileCompat(t *testing.T) {
 			"Subject: t\r\n\r\n..leading dot\r\nline2\r\r\n" +
 				"...two\r\nnoeol\r\n\r\n",
 		},
-		{"empty file", "", "\r\n"},
+		// smtp-source 3.7 on the wire: its built-in body, no headers.
+		{"empty file", "", builtinBody},
 		{"one empty line", "\n", "\r\n\r\n"},
 		{"bare CR kept", "A\rB\n", "A\rB\r\n\r\n"},
 		{"CR before LF kept", ".\r\n", "..\r\r\n\r\n"},

@@ -11,8 +11,9 @@
 //     repeats across sessions.
 //   - A -F file goes out with CRLF line endings whatever the file used
 //     (LF, CRLF, mixed or bare CR), and without the extra empty line that
-//     smtp-source sends before the final dot. Config.PostfixFileCompat
-//     restores smtp-source's bytes.
+//     smtp-source sends before the final dot; an empty file is an empty
+//     message, where smtp-source sends its built-in body instead.
+//     Config.PostfixFileCompat restores smtp-source's bytes.
 //   - Line breaks in the header values (subject, addresses, hostname) are
 //     refused, so that every line on the wire ends in CRLF.
 //

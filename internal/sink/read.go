@@ -22,7 +22,9 @@ var errLineTooLong = errors.New("command line too long")
 // segments into several writes. Measure with a pipelining client before
 // adding the poll.
 func (s *session) fill() error {
-	s.renewDeadline()
+	if !s.inLine {
+		s.renewDeadline()
+	}
 	if err := s.flush(); err != nil {
 		return err
 	}
@@ -59,8 +61,21 @@ func (e readError) Unwrap() error { return e.err }
 // without the CR LF. As with smtp-sink only CR LF ends a line: a bare
 // LF is part of the command. The line may point into the read buffer,
 // so it is good only until the next read.
+//
+// Unlike smtp-sink, whose -t limits each read, the line must arrive
+// whole within -t of the wait for it: the deadline is set once for the
+// line, so a client that trickles a command a byte at a time
+// (slowloris) is cut. Message content keeps smtp-sink's limit per read.
 func (s *session) readLine(limit int) ([]byte, error) {
 	s.line = s.line[:0]
+	s.renewDeadline()
+	s.inLine = true
+	line, err := s.readLineIn(limit)
+	s.inLine = false
+	return line, err
+}
+
+func (s *session) readLineIn(limit int) ([]byte, error) {
 	for {
 		if s.r.Buffered() == 0 {
 			if err := s.fill(); err != nil {

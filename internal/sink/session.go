@@ -68,6 +68,7 @@ type session struct {
 	stamp    *headerCatch // the header section, with Config.Delivery
 
 	deadline time.Time // of reads and writes, renewed now and then
+	inLine   bool      // reading a command line: no renewal per read
 
 	quiet   bool // no "disconnect" line with -v
 	noFlush bool // the server stops: drop unsent replies

@@ -1,6 +1,9 @@
 package interop_test
 
 import (
+	"crypto/sha256"
+	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -32,6 +35,7 @@ type diffCase struct {
 	msgs  int      // transactions Postfix's client must leave in the dump
 	nsets bool     // -N with sessions racing: compare recipients as a set
 	trimF bool     // -F: ignore empty lines at the end of each message
+	ours  []string // options for our client only
 }
 
 // diffCases covers every smtp-source option at least once.
@@ -54,6 +58,15 @@ var diffCases = []diffCase{
 		trimF: true},
 	{name: "-F dots", args: []string{"-F", "dots.eml", "-d", "-m", "2"},
 		msgs: 2, trimF: true},
+	// smtp-source sends its built-in body for an empty file; ours, by
+	// default, an empty message (unit-tested in internal/message).
+	{name: "-F empty", args: []string{"-F", "empty.eml", "-m", "2"},
+		msgs: 2, ours: []string{"--postfix-file-bytes"}},
+	// NULs, bare CR, CRLF, dots, high bytes, a 3000-byte line, random
+	// bytes and no newline at the end: byte for byte with
+	// --postfix-file-bytes (by default ours ends a bare CR's line).
+	{name: "-F binary", args: []string{"-F", "binary.eml", "-m", "2"},
+		msgs: 2, ours: []string{"--postfix-file-bytes"}},
 	{name: "-l 1", args: []string{"-l", "1"}, msgs: 1},
 	{name: "-l 200", args: []string{"-l", "200", "-m", "2"}, msgs: 2},
 	{name: "-l 100000", args: []string{"-l", "100000"}, msgs: 1},
@@ -122,6 +135,50 @@ func TestSourceDifferential(t *testing.T) {
 	}
 }
 
+// TestSourceHugeFile sends a 16 MiB -F file twice with each client
+// and compares the dumps: smtp-source reads the file into memory once,
+// and so do we; what goes on the wire must be the same.
+func TestSourceHugeFile(t *testing.T) {
+	postfix := postfixtest.SourcePath(t)
+	sink := postfixtest.SinkPath(t)
+	ours := postfixtest.SourceUnderTest(t)
+
+	var b strings.Builder
+	for i := 0; b.Len() < 16<<20; i++ {
+		if i%100 == 0 {
+			b.WriteString(".")
+		}
+		fmt.Fprintf(&b, "line %d of a huge message %s\n", i,
+			strings.Repeat("x", i%70))
+	}
+	path := filepath.Join(t.TempDir(), "huge.eml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	c := diffCase{name: "huge", args: []string{"-F", path, "-d", "-m",
+		"2"}, msgs: 2, trimF: true}
+	want := runDiffSide(t, postfix, sink, c)
+	if want.res.ExitCode != 0 || len(want.txs) != 2 {
+		t.Fatalf("Postfix's smtp-source: exit %d, %d transactions\n%s",
+			want.res.ExitCode, len(want.txs), want.res.Stderr)
+	}
+	got := runDiffSide(t, ours, sink, c)
+	if got.res.ExitCode != 0 || len(got.txs) != 2 {
+		t.Fatalf("ours: exit %d, %d transactions\n%s",
+			got.res.ExitCode, len(got.txs), got.res.Stderr)
+	}
+	// Compared by size and digest: a diff of 16 MiB helps no one.
+	for i := range got.txs {
+		w, g := want.txs[i], got.txs[i]
+		if len(g) < 16<<20 || sha256.Sum256([]byte(w)) !=
+			sha256.Sum256([]byte(g)) {
+			t.Errorf("message %d: ours %d bytes, Postfix's %d, or "+
+				"their bytes differ", i, len(g), len(w))
+		}
+	}
+}
+
 // diffSide is what one client did in one row.
 type diffSide struct {
 	res    postfixtest.Result
@@ -143,9 +200,12 @@ func runDiffSide(t *testing.T, bin, sinkBin string, c diffCase) diffSide {
 
 	args := slices.Clone(c.args)
 	for i := range args {
-		if i > 0 && args[i-1] == "-F" {
+		if i > 0 && args[i-1] == "-F" && !filepath.IsAbs(args[i]) {
 			args[i] = filepath.Join("testdata", args[i])
 		}
+	}
+	if !postfixtest.IsPostfix(bin) {
+		args = append(args, c.ours...)
 	}
 	args = append(args, diffTarget(t, c.to, s.Addr))
 	r := postfixtest.Run(t, 30*time.Second, bin, args...)
