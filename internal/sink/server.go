@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/rawio"
 )
 
 // Server is a running sink. Make one with New, then call Serve with one
@@ -222,7 +224,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 			time.Sleep(100 * time.Millisecond)
 			continue
 		}
-		s.start(conn)
+		s.start(rawio.Wrap(conn))
 	}
 }
 

@@ -159,6 +159,12 @@ func (p *Pipeline) content(data []byte) {
 	p.segs = append(p.segs, segment{at: len(p.buf), data: data})
 }
 
+// buffersWriter is a connection that writes several buffers in one
+// system call (rawio.Conn).
+type buffersWriter interface {
+	WriteBuffers(bufs [][]byte) (int64, error)
+}
+
 // writev writes buf with the large content between its bytes.
 func (p *Pipeline) writev() error {
 	p.vec = p.vec[:0]
@@ -174,10 +180,16 @@ func (p *Pipeline) writev() error {
 		p.vec = append(p.vec, p.buf[at:])
 	}
 
-	// WriteTo consumes the slice it is called on: give it a copy, so
-	// that vec keeps its array for the next group.
-	p.out = p.vec
-	n, err := p.out.WriteTo(p.c.nc)
+	var n int64
+	var err error
+	if bw, ok := p.c.nc.(buffersWriter); ok {
+		n, err = bw.WriteBuffers(p.vec)
+	} else {
+		// WriteTo consumes the slice it is called on: give it a copy,
+		// so that vec keeps its array for the next group.
+		p.out = p.vec
+		n, err = p.out.WriteTo(p.c.nc)
+	}
 	p.c.out += n
 	clear(p.vec) // let the content go
 	return err

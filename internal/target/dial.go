@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/rawio"
 )
 
 // Dialer connects to one resolved address with smtp-source's socket
@@ -61,11 +63,20 @@ func (d *Dialer) Dial(ctx context.Context) (net.Conn, error) {
 				Enable: true, Idle: -1, Interval: -1, Count: -1,
 			}
 		}
-		return nd.DialContext(ctx, "tcp", a.String())
+		return raw(nd.DialContext(ctx, "tcp", a.String()))
 	case *net.UnixAddr:
-		return nd.DialContext(ctx, "unix", sockName(a.Name))
+		return raw(nd.DialContext(ctx, "unix", sockName(a.Name)))
 	}
 	return nil, errNoAddr
+}
+
+// raw gives a new connection reads and writes without the runtime's
+// system-call bookkeeping (see package rawio).
+func raw(c net.Conn, err error) (net.Conn, error) {
+	if err != nil {
+		return nil, err
+	}
+	return rawio.Wrap(c), nil
 }
 
 // control sets the socket options before connect, in smtp-source's
