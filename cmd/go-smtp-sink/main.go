@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/cli"
+	"github.com/go-smtp-source/go-smtp-source/internal/cores"
 	"github.com/go-smtp-source/go-smtp-source/internal/delivery"
 	"github.com/go-smtp-source/go-smtp-source/internal/sink"
 	"github.com/go-smtp-source/go-smtp-source/internal/target"
@@ -109,7 +110,9 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	stopCores := cores.Start(ctx, log)
 	err = srv.Serve(ctx, ln)
+	stopCores()
 	if !o.noSum {
 		log.Info("summary: " + srv.Stats().String())
 	}
