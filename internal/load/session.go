@@ -50,7 +50,7 @@ func newSession(r *Runner, id int) *session {
 		opt:      r.cfg.Conn,
 		attempts: r.cfg.ConnectAttempts,
 		rcpt:     make([]byte, 0, 128),
-		head:     make([]byte, 0, 512),
+		head:     make([]byte, 0, 256),
 	}
 	if r.cfg.Metrics != nil {
 		s.rec = r.cfg.Metrics.NewShard()

@@ -56,7 +56,7 @@ const copyLimit = 16 << 10
 
 // NewPipeline returns a Pipeline writing to c, for all of c's sessions.
 func NewPipeline(c *Conn) *Pipeline {
-	return &Pipeline{c: c, buf: make([]byte, 0, 1024), empty: true}
+	return &Pipeline{c: c, buf: make([]byte, 0, 512), empty: true}
 }
 
 // Mail queues MAIL FROM:<sender> followed by params, which is empty or
