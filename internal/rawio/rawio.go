@@ -9,7 +9,8 @@
 // bookkeeping costs more than the call: at one message in flight, the
 // runtime's monitor thread wakes to watch these calls about twice per
 // message, which shows as nanosleep(2) calls and context switches that
-// Postfix's smtp-source does not make. Conn makes the same calls raw,
+// Postfix's smtp-source does not make. Conn makes the same calls raw
+// (writes as writev(2), so that one path serves one buffer and many),
 // and waits for readiness through the poller as package net does, so
 // deadlines and Close keep working.
 package rawio
@@ -37,10 +38,7 @@ type Conn struct {
 	rerr  syscall.Errno
 	readF func(uintptr) bool
 
-	wbuf   []byte
-	wn     int
-	werr   syscall.Errno
-	writeF func(uintptr) bool
+	one [1][]byte // Write's buffer, as a group of one
 
 	vec   []syscall.Iovec
 	vlens []int // the bytes left in each of vec
@@ -68,7 +66,7 @@ func Wrap(c net.Conn) net.Conn {
 		return c
 	}
 	w := &Conn{Conn: c, rc: rc}
-	w.readF, w.writeF, w.vecF = w.read1, w.write1, w.writev1
+	w.readF, w.vecF = w.read1, w.writev1
 	return w
 }
 
@@ -116,40 +114,10 @@ func (c *Conn) read1(fd uintptr) bool {
 
 // Write writes all of b as net.Conn's Write does.
 func (c *Conn) Write(b []byte) (int, error) {
-	c.wbuf, c.wn, c.werr = b, 0, 0
-	var err error
-	if len(b) > 0 {
-		err = c.rc.Write(c.writeF)
-	}
-	n, errno := c.wn, c.werr
-	c.wbuf = nil
-	switch {
-	case err != nil:
-		return n, c.opError("write", err)
-	case errno != 0:
-		return n, c.opError("write", os.NewSyscallError("write", errno))
-	}
-	return n, nil
-}
-
-func (c *Conn) write1(fd uintptr) bool {
-	for c.wn < len(c.wbuf) {
-		rest := c.wbuf[c.wn:]
-		n, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd,
-			uintptr(unsafe.Pointer(&rest[0])), uintptr(len(rest)))
-		switch e {
-		case syscall.EINTR:
-			continue
-		case syscall.EAGAIN:
-			return false // wait until writable
-		case 0:
-			c.wn += int(n)
-		default:
-			c.werr = e
-			return true
-		}
-	}
-	return true
+	c.one[0] = b
+	n, err := c.writeGroup("write", c.one[:])
+	c.one[0] = nil
+	return n, err
 }
 
 // maxIovecs bounds one writev(2) call, below Linux's IOV_MAX of 1024.
@@ -162,7 +130,7 @@ func (c *Conn) WriteBuffers(bufs [][]byte) (int64, error) {
 	for len(bufs) > 0 {
 		group := bufs[:min(len(bufs), maxIovecs)]
 		bufs = bufs[len(group):]
-		n, err := c.writeGroup(group)
+		n, err := c.writeGroup("writev", group)
 		total += int64(n)
 		if err != nil {
 			return total, err
@@ -171,8 +139,9 @@ func (c *Conn) WriteBuffers(bufs [][]byte) (int64, error) {
 	return total, nil
 }
 
-// writeGroup writes up to maxIovecs buffers.
-func (c *Conn) writeGroup(bufs [][]byte) (int, error) {
+// writeGroup writes up to maxIovecs buffers with writev(2); errors name
+// op, as package net names the call its method made.
+func (c *Conn) writeGroup(op string, bufs [][]byte) (int, error) {
 	c.vec, c.vlens = c.vec[:0], c.vlens[:0]
 	for _, b := range bufs {
 		if len(b) > 0 {
@@ -191,9 +160,9 @@ func (c *Conn) writeGroup(bufs [][]byte) (int, error) {
 	clear(c.vec) // drop the pointers into bufs
 	switch {
 	case err != nil:
-		return n, c.opError("writev", err)
+		return n, c.opError(op, err)
 	case errno != 0:
-		return n, c.opError("writev", os.NewSyscallError("writev", errno))
+		return n, c.opError(op, os.NewSyscallError(op, errno))
 	}
 	return n, nil
 }

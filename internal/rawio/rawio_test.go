@@ -161,6 +161,22 @@ func TestErrors(t *testing.T) {
 			t.Errorf("error %q, want %q", err, want)
 		}
 	})
+	t.Run("write after reset", func(t *testing.T) {
+		c, srv := pair(t, "tcp")
+		srv.(*net.TCPConn).SetLinger(0)
+		srv.Close()
+		var err error
+		for i := 0; i < 100 && err == nil; i++ {
+			_, err = c.Write([]byte("x"))
+			time.Sleep(time.Millisecond)
+		}
+		var op *net.OpError
+		if !errors.As(err, &op) || op.Op != "write" ||
+			!(errors.Is(err, syscall.ECONNRESET) ||
+				errors.Is(err, syscall.EPIPE)) {
+			t.Errorf("write after RST: %v", err)
+		}
+	})
 	t.Run("closed", func(t *testing.T) {
 		c, _ := pair(t, "tcp")
 		errc := make(chan error, 1)

@@ -80,19 +80,11 @@ func TestSourceFaults(t *testing.T) {
 func compareFault(t *testing.T, postfix, ours string,
 	args []string) (hung bool) {
 	t.Helper()
-	want := postfixtest.RunBounded(t, faultBound, postfix, args...)
-	got := postfixtest.RunBounded(t, faultBound, ours, args...)
-	if got.TimedOut && !postfixtest.IsPostfix(ours) {
-		t.Errorf("ours still running after %v; killed", faultBound)
-	}
-	if want.TimedOut {
+	want, got, hung := runBoth(t, postfix, ours, args)
+	if hung {
 		t.Logf("Postfix's smtp-source hangs here (killed after %v)",
 			faultBound)
 		return true
-	}
-	if got.ExitCode != want.ExitCode {
-		t.Errorf("exit status: postfix %d, ours %d",
-			want.ExitCode, got.ExitCode)
 	}
 	wd := postfixtest.Diagnostics(postfixtest.NormalizeStderr(want.Stderr))
 	gd := postfixtest.Diagnostics(postfixtest.NormalizeStderr(got.Stderr))
@@ -101,6 +93,28 @@ func compareFault(t *testing.T, postfix, ours string,
 		t.Error(d)
 	}
 	return false
+}
+
+// runBoth runs Postfix's client and ours with args, each within
+// faultBound, and compares their exit status unless Postfix's hung.
+// Ours must never hang.
+func runBoth(t *testing.T, postfix, ours string,
+	args []string) (want, got postfixtest.Result, hung bool) {
+
+	t.Helper()
+	want = postfixtest.RunBounded(t, faultBound, postfix, args...)
+	got = postfixtest.RunBounded(t, faultBound, ours, args...)
+	if got.TimedOut && !postfixtest.IsPostfix(ours) {
+		t.Errorf("ours still running after %v; killed", faultBound)
+	}
+	if want.TimedOut {
+		return want, got, true
+	}
+	if got.ExitCode != want.ExitCode {
+		t.Errorf("exit status: postfix %d, ours %d",
+			want.ExitCode, got.ExitCode)
+	}
+	return want, got, false
 }
 
 // deliberate checks a fault where we differ from Postfix's client on
