@@ -27,6 +27,7 @@ import (
 	"github.com/go-smtp-source/go-smtp-source/internal/report"
 	"github.com/go-smtp-source/go-smtp-source/internal/shard"
 	"github.com/go-smtp-source/go-smtp-source/internal/smtp"
+	"github.com/go-smtp-source/go-smtp-source/internal/target"
 )
 
 const prog = "go-smtp-source"
@@ -76,6 +77,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	if o.verbose > 0 {
 		log = slog.New(cli.NewHandler(stderr, prog, slog.LevelInfo))
+	}
+	if err := checkOut(o.out); err != nil {
+		return fatal(err.Error())
 	}
 	cfg, sk, err := buildConfig(o, log, stdout)
 	if err != nil {
@@ -142,14 +146,13 @@ func send(stop *stopper, o *options, cfg load.Config, sk *builtinSink,
 	}
 	res, err := load.Run(stop.hard, cfg)
 	var doc *metrics.Result
+	var lost error // the --out result, when it could not be written
 	if m != nil {
 		doc = m.stop()
 		describe(doc, o)
 		doc.Time.Complete = !stop.stopped() && err == nil
 		if o.out != "" {
-			if werr := writeResult(o, doc, stdout); werr != nil {
-				log.Warn(werr.Error())
-			}
+			lost = writeResult(o, doc, stdout)
 		}
 	}
 
@@ -166,6 +169,13 @@ func send(stop *stopper, o *options, cfg load.Config, sk *builtinSink,
 		}
 	}
 	status := exitStatus(err, stop, log)
+	if lost != nil && status == cli.ExitOK {
+		// The run went well, but what was asked to keep of it is lost.
+		log.Log(context.Background(), cli.LevelFatal, lost.Error())
+		status = cli.ExitFatal
+	} else if lost != nil {
+		log.Warn(lost.Error())
+	}
 	if ep != nil && o.linger > 0 {
 		// The last values are served until scraped, or a signal.
 		lingerFor(stop.soft, o.linger)
@@ -230,6 +240,20 @@ func describe(doc *metrics.Result, o *options) {
 	if !o.dist.startAt.IsZero() {
 		doc.Time.PlannedStartNS = o.dist.startAt.UnixNano()
 	}
+}
+
+// checkOut makes sure before the run that the --out file can be
+// written, so that a run is not spent for a result that cannot be kept.
+// The file is created if missing, and left as it is otherwise.
+func checkOut(path string) error {
+	if path == "" || path == "-" {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("--out: open %s: %s", path, target.ErrnoText(err))
+	}
+	return f.Close()
 }
 
 // startProfile writes a CPU profile for go tool pprof to path until the
@@ -395,7 +419,7 @@ func newGenerator(o *options, hostname string) (*message.Generator,
 	if o.subject != nil {
 		cfg.Subject, cfg.HasSubject = *o.subject, true
 	}
-	if o.file != "" {
+	if o.fileSet {
 		data, err := message.LoadFile(o.file)
 		if err != nil {
 			return nil, err

@@ -22,6 +22,7 @@ type options struct {
 	keepOpen      bool
 	sender        *string // nil: foo@myhostname
 	file          string
+	fileSet       bool // -F given, even as "" (which cannot be opened)
 	length        int
 	lmtp          bool
 	messages      int64
@@ -198,7 +199,7 @@ func parseArgs(prog string, args []string) (_ *options, err error) {
 	if set.IsSet('S') {
 		o.subject = subject
 	}
-	o.file = *file
+	o.file, o.fileSet = *file, set.IsSet('F')
 
 	if err := o.numbers(set, connects, length, msgs, rcpts, rdelay, sess,
 		window, wdelay); err != nil {
@@ -433,6 +434,10 @@ func (o *options) check(set *getopt.Set) error {
 	}
 	if set.IsSet('R') && set.IsSet('w') {
 		return usagef("do not use -w and -R options at the same time")
+	}
+	if o.counter > 0 && o.out == "-" {
+		return usagef("-c and --out - would both write to " +
+			"standard output")
 	}
 	if o.ipv4 && o.ipv6 {
 		// smtp-source lets the last one win; two contradicting

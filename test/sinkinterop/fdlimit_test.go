@@ -4,11 +4,10 @@ import (
 	"bufio"
 	"net"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/go-smtp-source/go-smtp-source/internal/postfixtest"
 )
 
 // go-smtp-sink started with a soft file descriptor limit far below the
@@ -21,23 +20,9 @@ func TestSessionsBeyondSoftFDLimit(t *testing.T) {
 		t.Skip("no prlimit(1) to start the sink with a low limit")
 	}
 	const soft, sessions = 256, 1000
-	bin := postfixtest.GoBuild(t, "./cmd/go-smtp-sink")
-
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(prlimit, "--nofile=256:", "--", bin,
-		"--no-summary", "-m", "2000", addr, "1024")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
+	_, addr := startSinkProcess(t,
+		[]string{prlimit, "--nofile=" + strconv.Itoa(soft) + ":", "--"},
+		"--no-summary", "-m", "2000")
 
 	var conns []net.Conn
 	defer func() {

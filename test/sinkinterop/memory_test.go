@@ -19,7 +19,10 @@ import (
 
 // startSinkProcess starts the go-smtp-sink binary on a free port with
 // args before the address, and returns the process and the address.
-func startSinkProcess(t *testing.T, args ...string) (*exec.Cmd, string) {
+// A non-empty wrap is a command to run it under, such as prlimit(1).
+func startSinkProcess(t *testing.T, wrap []string,
+	args ...string) (*exec.Cmd, string) {
+
 	t.Helper()
 	bin := postfixtest.GoBuild(t, "./cmd/go-smtp-sink")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -28,7 +31,8 @@ func startSinkProcess(t *testing.T, args ...string) (*exec.Cmd, string) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(bin, append(args, addr, "1024")...)
+	argv := append(append(append(wrap, bin), args...), addr, "1024")
+	cmd := exec.Command(argv[0], argv[1:]...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +96,7 @@ func TestSinkMemoryBound(t *testing.T) {
 		runFor  = 3 * time.Second
 		bound   = 64 << 20
 	)
-	cmd, addr := startSinkProcess(t, "--no-summary", "--chunking",
+	cmd, addr := startSinkProcess(t, nil, "--no-summary", "--chunking",
 		"-t", "5")
 
 	var sent atomic.Int64
@@ -172,7 +176,7 @@ func checkServes(t *testing.T, addr string) {
 // the line has taken -t, where a limit per read would wait for ever.
 func TestSinkCutsSlowloris(t *testing.T) {
 	const limit = 2 * time.Second
-	_, addr := startSinkProcess(t, "--no-summary", "-t", "2")
+	_, addr := startSinkProcess(t, nil, "--no-summary", "-t", "2")
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
