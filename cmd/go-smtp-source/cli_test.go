@@ -77,7 +77,7 @@ func TestParseArgs(t *testing.T) {
 			o.hostname = "[127.0.0.1]"
 		}},
 		{[]string{"-F", "/some/file", "h"}, func(o *options) {
-			o.file = "/some/file"
+			o.file, o.fileSet = "/some/file", true
 		}},
 		{[]string{"-tls", "h"}, func(o *options) { o.starttls = "required" }},
 		{[]string{"-resolve-once", "h"}, func(o *options) {}},

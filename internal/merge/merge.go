@@ -75,7 +75,11 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	log := slog.New(cli.NewHandler(stderr, prog, slog.LevelWarn))
 	fatal := func(status int, msg string) int {
 		msg = strings.ReplaceAll(msg, "\n", " ")
-		log.Log(context.Background(), cli.LevelFatal, "merge: "+msg)
+		// metrics.Merge's errors already start with "merge: ".
+		if !strings.HasPrefix(msg, "merge: ") {
+			msg = "merge: " + msg
+		}
+		log.Log(context.Background(), cli.LevelFatal, msg)
 		return status
 	}
 

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"time"
 )
 
 // Merge combines results into one, exactly: counters are summed,
@@ -72,11 +73,60 @@ func compatible(results []*Result) error {
 			return err
 		}
 	}
-	return distinctShards(results)
+	if err := distinctShards(results); err != nil {
+		return err
+	}
+	return distinctSources(results)
+}
+
+// distinctSources refuses a result given twice, or given again inside
+// a merged one: its messages would be counted twice. A run is known by
+// its host, its start and end to the nanosecond and its count of
+// accepted messages, which two runs never all share.
+func distinctSources(results []*Result) error {
+	type key struct {
+		host                 string
+		start, end, accepted int64
+	}
+	seen := map[key]bool{}
+	for _, r := range results {
+		srcs := r.Sources
+		if len(srcs) == 0 {
+			srcs = []Source{sourceOf(r)}
+		}
+		for _, src := range srcs {
+			if src.Shard != nil {
+				continue // distinctShards's
+			}
+			k := key{start: src.StartNS, end: src.EndNS,
+				accepted: src.Accepted}
+			if src.Host != nil {
+				k.host = src.Host.Hostname
+			}
+			if seen[k] {
+				return fmt.Errorf("the same result is given twice "+
+					"(the run of %s that started %s)", hostName(k.host),
+					time.Unix(0, k.start).UTC().Format(time.RFC3339Nano))
+			}
+			seen[k] = true
+		}
+	}
+	return nil
+}
+
+// hostName names a host for a message.
+func hostName(h string) string {
+	if h == "" {
+		return "an unnamed host"
+	}
+	return h
 }
 
 func compatiblePair(a, b *Result) error {
 	switch {
+	case a.receiver() != b.receiver():
+		return errors.New("a sink's result and a source's cannot be " +
+			"merged; give both to report, which pairs them")
 	case a.Format != b.Format:
 		return fmt.Errorf("formats differ: %q and %q", a.Format, b.Format)
 	case a.RunID != b.RunID:

@@ -212,3 +212,46 @@ func TestMergeRefuses(t *testing.T) {
 		t.Error("merging nothing succeeded")
 	}
 }
+
+// TestMergeRefusesTheSameRunTwice: an unsharded result given twice, or
+// given with a merge it is already in, would count its messages twice.
+func TestMergeRefusesTheSameRunTwice(t *testing.T) {
+	run := func(shift time.Duration) *Result {
+		r := sampleResult(t)
+		r.Shard = nil
+		r.Time.StartNS += int64(shift)
+		r.Time.EndNS += int64(shift)
+		return r
+	}
+	a, b := run(0), run(time.Minute)
+	if _, err := Merge(a, b); err != nil {
+		t.Fatalf("two runs: %v", err)
+	}
+	const want = "the same result is given twice"
+	if _, err := Merge(a, run(0)); err == nil ||
+		!strings.Contains(err.Error(), want) {
+		t.Errorf("a run twice: %v, want %q", err, want)
+	}
+	ab, err := Merge(a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Merge(ab, b); err == nil ||
+		!strings.Contains(err.Error(), want) {
+		t.Errorf("a run and a merge that holds it: %v, want %q", err,
+			want)
+	}
+}
+
+// TestMergeRefusesSinkWithSource: a sink's result pairs with a source's
+// in report; merged, its arrivals would join the sent messages.
+func TestMergeRefusesSinkWithSource(t *testing.T) {
+	src := sampleResult(t)
+	snk := NewDeliveryResult(src.RunID, NewDeliveryRecorder().Delivery(),
+		time.Unix(0, src.Time.StartNS), time.Unix(0, src.Time.EndNS))
+	snk.ConfigHash = src.ConfigHash
+	_, err := Merge(src, snk)
+	if err == nil || !strings.Contains(err.Error(), "give both to report") {
+		t.Errorf("source and sink: %v", err)
+	}
+}

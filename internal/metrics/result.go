@@ -78,6 +78,12 @@ type Result struct {
 	Delivery *Delivery `json:"delivery,omitempty"`
 }
 
+// receiver says whether r is a receiver's (a sink's) result: a record
+// of deliveries, with no messages sent.
+func (r *Result) receiver() bool {
+	return r.Delivery != nil && r.Messages.Attempted == 0
+}
+
 // Tool says which build wrote a result.
 type Tool struct {
 	Version string `json:"version,omitempty"`
