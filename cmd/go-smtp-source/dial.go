@@ -29,7 +29,7 @@ func newDialer(o *options, log *slog.Logger) (
 
 	var sk *builtinSink
 	if t.Kind == target.Sink {
-		if sk, err = startSink(log); err != nil {
+		if sk, err = startSink(o, log); err != nil {
 			return nil, nil, fmt.Errorf("built-in sink: %w", err)
 		}
 		if t, err = target.Parse(sk.addr); err != nil {

@@ -120,3 +120,41 @@ func readResult(t *testing.T, path string) *metrics.Result {
 	}
 	return res
 }
+
+// The built-in sink offers what the client is asked to use: STARTTLS,
+// implicit TLS and CHUNKING work against "sink:" with no server set up.
+func TestBuiltinSinkOffersWhatIsAsked(t *testing.T) {
+	cases := []struct {
+		name  string
+		args  []string
+		reply string // a reply that shows the feature was used
+		tls   bool
+		bdat  bool // content went as BDAT: no DATA 354
+	}{
+		{"starttls", []string{"--starttls"}, "STARTTLS 220", true, false},
+		{"smtps", []string{"--smtps"}, "", true, false},
+		{"chunking", []string{"--chunking"}, "EOD 250", false, true},
+		{"all", []string{"--starttls", "--chunking", "--pipelining", "-d",
+			"-s", "2"}, "STARTTLS 220", true, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			res := runForResult(t, append(c.args, "-m", "6", "sink:")...)
+			if res.Messages.Accepted != 6 {
+				t.Errorf("accepted %d of 6", res.Messages.Accepted)
+			}
+			if c.reply != "" && res.Replies[c.reply] == 0 {
+				t.Errorf("no %q reply: %v", c.reply, res.Replies)
+			}
+			if n := res.Replies["DATA 354"]; (n == 0) != c.bdat {
+				t.Errorf("DATA 354 replies %d, BDAT wanted: %v", n,
+					c.bdat)
+			}
+			if got := res.TLS != nil && res.TLS.Handshakes() > 0; got !=
+				c.tls {
+				t.Errorf("TLS used: %v, want %v (%+v)", got, c.tls,
+					res.TLS)
+			}
+		})
+	}
+}

@@ -18,8 +18,8 @@ type builtinSink struct {
 	done chan error
 }
 
-func startSink(log *slog.Logger) (*builtinSink, error) {
-	srv, err := sink.New(sink.Config{MaxSessions: 1 << 20}, log)
+func startSink(o *options, log *slog.Logger) (*builtinSink, error) {
+	srv, err := sink.New(builtinConfig(o), log)
 	if err != nil {
 		return nil, err
 	}
@@ -31,6 +31,25 @@ func startSink(log *slog.Logger) (*builtinSink, error) {
 		done: make(chan error, 1)}
 	go func() { b.done <- srv.Serve(context.Background(), ln) }()
 	return b, nil
+}
+
+// builtinConfig offers what the client is asked to use: STARTTLS or
+// implicit TLS with a certificate made at start (verification is off
+// unless --tls-verify is given, which this certificate cannot pass),
+// and CHUNKING. PIPELINING is always offered.
+func builtinConfig(o *options) sink.Config {
+	cfg := sink.Config{
+		MaxSessions: 1 << 20,
+		StartTLS:    o.starttls != "" && !o.sec.smtps,
+		ImplicitTLS: o.sec.smtps,
+		Chunking:    o.ext.chunking,
+	}
+	if cfg.StartTLS || cfg.ImplicitTLS {
+		// A certificate for 127.0.0.1 cannot fail to be made but by
+		// a broken random source; sink.New then names the problem.
+		cfg.TLS, _ = sink.TLSConfig("", "", "localhost")
+	}
+	return cfg
 }
 
 // stop stops the sink and reports what it received.
