@@ -263,6 +263,8 @@ func TestBadInput(t *testing.T) {
 			"h"}, has: "--starttls"},
 		{name: "--rate 0", args: []string{"--rate", "0", "h"},
 			has: "--rate"},
+		{name: "--rate 10/x", args: []string{"--rate", "10/x", "h"},
+			has: `bad unit "x"`},
 		{name: "--rate x/s", args: []string{"--rate", "x/s", "h"},
 			has: "--rate"},
 		{name: "negative timeout", args: []string{"--reply-timeout",

@@ -410,13 +410,14 @@ func parseRate(s string) (float64, error) {
 		case "h":
 			per = time.Hour
 		default:
-			if !strings.ContainsAny(unit[:min(1, len(unit))],
-				"0123456789") {
-				unit = "1" + unit
+			d := unit
+			if !strings.ContainsAny(d[:min(1, len(d))], "0123456789") {
+				d = "1" + d
 			}
-			per, err = time.ParseDuration(unit)
+			per, err = time.ParseDuration(d)
 			if err != nil || per <= 0 {
-				return 0, fmt.Errorf("%q: bad unit %q", s, unit)
+				return 0, fmt.Errorf("%q: bad unit %q (want s, m, h "+
+					"or a duration such as 10s)", s, unit)
 			}
 		}
 	}

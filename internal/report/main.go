@@ -123,8 +123,22 @@ func parseArgs(args []string) (*options, error) {
 			"or html)", o.format)
 	case len(o.files) == 0:
 		return nil, errors.New("no result file")
+	case countOf(o.files, "-") > 1:
+		return nil, errors.New(`"-" given twice: standard input ` +
+			"is read once")
 	}
 	return o, nil
+}
+
+// countOf counts s in list.
+func countOf(list []string, s string) int {
+	n := 0
+	for _, v := range list {
+		if v == s {
+			n++
+		}
+	}
+	return n
 }
 
 // load decodes the files, merges the senders' results and the
