@@ -98,7 +98,15 @@ func TestTrackerResultRoundTrip(t *testing.T) {
 		t.Errorf("a receiver's result sent %d messages", r.Messages.Attempted)
 	}
 
-	m, err := metrics.Merge(r, r)
+	if _, err := metrics.Merge(r, r); err == nil {
+		t.Error("the same receiver's result merged with itself")
+	}
+
+	other := New("e2e")
+	for seq := range int64(100) {
+		other.Arrived(stamped("e2e", 100+seq, sent), "127.0.0.1")
+	}
+	m, err := metrics.Merge(r, other.Result())
 	if err != nil {
 		t.Fatal(err)
 	}
