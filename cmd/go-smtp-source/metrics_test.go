@@ -158,3 +158,45 @@ func TestBuiltinSinkOffersWhatIsAsked(t *testing.T) {
 		})
 	}
 }
+
+// An open-model run that the server cannot keep up with shows it in the
+// counts: the messages due before the end of --duration that no session
+// was free to start are late and dropped, not missing.
+func TestDurationCountsUnsentAsDropped(t *testing.T) {
+	_, addr := startTestSink(t, "rcpt:100%:delay=1500ms")
+	res := runForResult(t, "--duration", "1s", "--rate", "10", addr)
+
+	m, s := res.Messages, res.Schedule
+	if m.Attempted != 1 {
+		t.Errorf("attempted %d, want 1 (one session, busy 1.5 s)",
+			m.Attempted)
+	}
+	// Messages 0..9 were due in the first second; 0 was sent.
+	if s.Dropped != 9 || s.Late != 9 {
+		t.Errorf("schedule %+v, want 9 late and 9 dropped", s)
+	}
+}
+
+// A pause (-w, -R) that outlasts --duration ends the run at its end:
+// no message starts after it.
+func TestDurationEndsPauses(t *testing.T) {
+	_, addr := startTestSink(t)
+	for _, pause := range [][]string{{"-w", "5"}, {"-R", "5", "--seed", "1"}} {
+		start := time.Now()
+		args := append([]string{"--duration", "1s", "-d", "-s", "2"},
+			pause...)
+		res := runForResult(t, append(args, addr)...)
+		took := time.Since(start)
+
+		// -w 5 lets each session send its first message only; -R
+		// may draw pauses of 0 s, which send at once.
+		n := res.Messages.Attempted
+		if n < 2 || pause[0] == "-w" && n != 2 {
+			t.Errorf("%v: attempted %d, want 2 with -w, 2 or more "+
+				"with -R", pause, n)
+		}
+		if took > 3*time.Second {
+			t.Errorf("%v: took %v, want about 1s", pause, took)
+		}
+	}
+}

@@ -265,6 +265,7 @@ func (r *Runner) run(ctx context.Context) (Result, error) {
 		}()
 	}
 	wg.Wait()
+	r.dropUnsent(ctx)
 
 	res := Result{
 		Accepted: r.accepted.Load(),
@@ -299,7 +300,7 @@ func (r *Runner) take() (int64, bool) {
 	if r.draining() {
 		return 0, false
 	}
-	if r.cfg.Duration > 0 && time.Since(r.start) >= r.cfg.Duration {
+	if r.over() {
 		return 0, false
 	}
 	seq := r.cfg.Shard.Global(r.next.Add(1) - 1)
@@ -342,24 +343,68 @@ func (r *Runner) pause(ctx context.Context, seq int64, first bool,
 		d = r.cfg.FixedDelay
 	}
 	if r.cfg.Rate <= 0 {
-		return time.Time{}, true, r.sleep(ctx, d)
+		if err := r.sleep(ctx, r.untilEnd(d)); err != nil {
+			return time.Time{}, false, err
+		}
+		// A pause that outlasts --duration ends the session's run:
+		// the message is not started, as none is after the end.
+		return time.Time{}, !r.over(), nil
 	}
 
 	intended = r.start.Add(shard.Offset(seq, r.cfg.Rate))
-	if err := r.sleep(ctx, max(d, time.Until(intended))); err != nil {
+	err = r.sleep(ctx, r.untilEnd(max(d, time.Until(intended))))
+	if err != nil {
 		return intended, false, err
 	}
 	late := time.Since(intended)
 	if late > lateAfter && rec != nil {
 		rec.Late()
 	}
-	if r.cfg.MaxLateness > 0 && late > r.cfg.MaxLateness {
+	if r.over() || r.cfg.MaxLateness > 0 && late > r.cfg.MaxLateness {
+		// Too late for its schedule, or the run ended while it
+		// waited for its session: scheduled, never started.
 		if rec != nil {
 			rec.Dropped()
 		}
 		return intended, false, nil
 	}
 	return intended, true, nil
+}
+
+// untilEnd bounds a pause of d by the end of --duration.
+func (r *Runner) untilEnd(d time.Duration) time.Duration {
+	if r.cfg.Duration <= 0 {
+		return d
+	}
+	return min(d, time.Until(r.start.Add(r.cfg.Duration)))
+}
+
+// over reports whether --duration has run out.
+func (r *Runner) over() bool {
+	return r.cfg.Duration > 0 && time.Since(r.start) >= r.cfg.Duration
+}
+
+// dropUnsent counts, in a paced run with a duration that ran to its end,
+// the messages scheduled before the end that no session was free to
+// start: each is late and dropped, so that a server too slow for the
+// rate shows in the counts rather than in a smaller run.
+func (r *Runner) dropUnsent(ctx context.Context) {
+	cfg := &r.cfg
+	if cfg.Rate <= 0 || cfg.Duration <= 0 || cfg.Metrics == nil ||
+		r.fatal != nil || ctx.Err() != nil || r.draining() {
+		return
+	}
+	end := cfg.Duration.Seconds() * cfg.Rate
+	rec := cfg.Metrics.NewShard()
+	defer rec.Close()
+	for {
+		seq := cfg.Shard.Global(r.next.Add(1) - 1)
+		if seq >= cfg.Messages || float64(seq) >= end {
+			return
+		}
+		rec.Late()
+		rec.Dropped()
+	}
 }
 
 // lateAfter is how far behind its schedule a send may start before it
