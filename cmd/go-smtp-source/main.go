@@ -11,12 +11,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
+	"os/signal"
 	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/cli"
@@ -78,8 +81,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if o.verbose > 0 {
 		log = slog.New(cli.NewHandler(stderr, prog, slog.LevelInfo))
 	}
-	if err := checkOut(o.out); err != nil {
+	created, err := checkOut(o.out)
+	if err != nil {
 		return fatal(err.Error())
+	}
+	if created {
+		// A run that ends before it has a result (a target that
+		// does not resolve, a missed start) leaves no empty file
+		// for report and merge to trip on.
+		defer removeIfEmpty(o.out)
 	}
 	cfg, sk, err := buildConfig(o, log, stdout)
 	if err != nil {
@@ -93,6 +103,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		defer stopProfile()
 	}
+
+	// As smtp-source: a reader of -c's counter or of --out - that goes
+	// away (| head) makes writes fail, not the run die with SIGPIPE.
+	signal.Ignore(syscall.SIGPIPE)
 
 	stop := newStopper(o.replyTO)
 	defer stop.close()
@@ -244,16 +258,30 @@ func describe(doc *metrics.Result, o *options) {
 
 // checkOut makes sure before the run that the --out file can be
 // written, so that a run is not spent for a result that cannot be kept.
-// The file is created if missing, and left as it is otherwise.
-func checkOut(path string) error {
+// It reports whether it created the file.
+func checkOut(path string) (created bool, err error) {
 	if path == "" || path == "-" {
-		return nil
+		return false, nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		f, err = os.OpenFile(path, os.O_WRONLY, 0)
+	} else {
+		created = err == nil
+	}
 	if err != nil {
-		return fmt.Errorf("--out: open %s: %s", path, target.ErrnoText(err))
+		return false, fmt.Errorf("--out: open %s: %s", path,
+			target.ErrnoText(err))
 	}
-	return f.Close()
+	return created, f.Close()
+}
+
+// removeIfEmpty removes the file at path if it holds nothing.
+func removeIfEmpty(path string) {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() &&
+		fi.Size() == 0 {
+		os.Remove(path)
+	}
 }
 
 // startProfile writes a CPU profile for go tool pprof to path until the
