@@ -61,19 +61,22 @@ func (s Spec) Sessions(total int, raise bool) (int, error) {
 	if total < 1 {
 		return 0, fmt.Errorf("session count %d is not positive", total)
 	}
+	if total < n && !raise {
+		// Every shard refuses, not only those left without a
+		// session: the others would send a run that cannot end whole.
+		idle := fmt.Sprintf("shards %d to %d", total, n-1)
+		if total == n-1 {
+			idle = fmt.Sprintf("shard %d", total)
+		}
+		return 0, fmt.Errorf("-s %d is less than the %d shards: "+
+			"%s would have no session (use -s %d or more)",
+			total, n, idle, n)
+	}
 	share := total / n
 	if s.Index < total%n {
 		share++
 	}
-	if share == 0 {
-		if !raise {
-			return 0, fmt.Errorf("-s %d is less than the %d shards: "+
-				"shard %d would have no session (use -s %d or more)",
-				total, n, s.Index, n)
-		}
-		share = 1
-	}
-	return share, nil
+	return max(share, 1), nil
 }
 
 // Offset returns when message g is due in an open model at rate per

@@ -162,6 +162,14 @@ func TestSessionsFewerThanShards(t *testing.T) {
 	if _, err := s.Sessions(3, false); err == nil {
 		t.Error("-s 3 over 4 shards: no error")
 	}
+	// Every shard refuses, also those that would have a session:
+	// they would send a run that cannot end whole.
+	for _, sh := range shards(4) {
+		if _, err := sh.Sessions(2, false); err == nil {
+			t.Errorf("-s 2 over 4 shards: shard %d has no error",
+				sh.Index)
+		}
+	}
 	if v, err := s.Sessions(3, true); err != nil || v != 1 {
 		t.Errorf("-s 3 over 4 shards, raised: %d, %v; want 1", v, err)
 	}
