@@ -134,6 +134,7 @@ func TestBuiltinSinkOffersWhatIsAsked(t *testing.T) {
 		{"starttls", []string{"--starttls"}, "STARTTLS 220", true, false},
 		{"smtps", []string{"--smtps"}, "", true, false},
 		{"chunking", []string{"--chunking"}, "EOD 250", false, true},
+		{"lmtp", []string{"-L", "-r", "2"}, "HELO 250", false, false},
 		{"all", []string{"--starttls", "--chunking", "--pipelining", "-d",
 			"-s", "2"}, "STARTTLS 220", true, true},
 	}
@@ -145,6 +146,10 @@ func TestBuiltinSinkOffersWhatIsAsked(t *testing.T) {
 			}
 			if c.reply != "" && res.Replies[c.reply] == 0 {
 				t.Errorf("no %q reply: %v", c.reply, res.Replies)
+			}
+			if n := res.Replies["EOD 250"]; c.name == "lmtp" && n != 12 {
+				// LMTP: one reply per recipient after ".".
+				t.Errorf("EOD 250 replies %d, want 12 (LMTP)", n)
 			}
 			if n := res.Replies["DATA 354"]; (n == 0) != c.bdat {
 				t.Errorf("DATA 354 replies %d, BDAT wanted: %v", n,

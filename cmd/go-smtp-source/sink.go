@@ -36,10 +36,11 @@ func startSink(o *options, log *slog.Logger) (*builtinSink, error) {
 // builtinConfig offers what the client is asked to use: STARTTLS or
 // implicit TLS with a certificate made at start (verification is off
 // unless --tls-verify is given, which this certificate cannot pass),
-// and CHUNKING. PIPELINING is always offered.
+// and CHUNKING; LMTP with -L. PIPELINING is always offered.
 func builtinConfig(o *options) sink.Config {
 	cfg := sink.Config{
 		MaxSessions: 1 << 20,
+		LMTP:        o.lmtp,
 		StartTLS:    o.starttls != "" && !o.sec.smtps,
 		ImplicitTLS: o.sec.smtps,
 		Chunking:    o.ext.chunking,
