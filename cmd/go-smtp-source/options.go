@@ -302,6 +302,9 @@ func (o *options) longs(set *getopt.Set, starttls, qps, rate, numbering,
 		}
 	}
 
+	if set.IsSet('q') && set.IsSet("rate") {
+		return usagef("-q and --rate both set the rate: give one")
+	}
 	if set.IsSet('q') {
 		v, err := strconv.ParseFloat(*qps, 64)
 		if err != nil || v <= 0 || v > 1e9 {
@@ -445,7 +448,8 @@ func (o *options) check(set *getopt.Set) error {
 		// options are more likely a mistake.
 		return usagef("do not use -4 and -6 options at the same time")
 	}
-	if o.hostname != "" {
+	if set.IsSet('M') {
+		// -M "" too: Postfix says "bad hostname: ".
 		if err := checkHostname(o.hostname); err != nil {
 			return err
 		}
