@@ -72,9 +72,10 @@ func (o *options) distribution(set *getopt.Set, f *distFlags) error {
 	if set.IsSet("max-start-delay") {
 		v, err := time.ParseDuration(*f.maxDelay)
 		switch {
-		case err != nil || v < 0:
+		case err != nil || v <= 0:
+			// 0 cannot be met: a wake-up is always a little late.
 			return usagef("bad --max-start-delay: %q (want a "+
-				"duration such as 1s)", *f.maxDelay)
+				"positive duration such as 1s)", *f.maxDelay)
 		case !set.IsSet("start-at"):
 			return usagef("--max-start-delay needs --start-at")
 		}

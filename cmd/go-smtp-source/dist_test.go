@@ -68,6 +68,8 @@ func TestBadDistribution(t *testing.T) {
 		{[]string{"--max-start-delay", "1s"}, "needs --start-at"},
 		{[]string{"--start-at", "+1s", "--max-start-delay", "x"},
 			"bad --max-start-delay"},
+		{[]string{"--start-at", "+1s", "--max-start-delay", "0"},
+			"want a positive duration"},
 	}
 	for _, c := range cases {
 		_, err := parseArgs(prog, append(c.args, "h"))
