@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"sync"
 
@@ -144,4 +145,27 @@ func Operands(set *getopt.Set, prog string, args []string) ([]string,
 		operands = append(operands, rest[0])
 		args = rest[1:]
 	}
+}
+
+// OutputAmongInputs refuses an output file that is also one of the
+// input files (the same path, or another name for the same file): it
+// would be overwritten with what was read from it.
+func OutputAmongInputs(output string, inputs []string) error {
+	if output == "" || output == "-" {
+		return nil
+	}
+	out, err := os.Stat(output)
+	if err != nil {
+		return nil // not there yet: no input can be it
+	}
+	for _, in := range inputs {
+		if in == "-" {
+			continue
+		}
+		if fi, err := os.Stat(in); err == nil && os.SameFile(out, fi) {
+			return fmt.Errorf("--output %s is also an input: it would "+
+				"be overwritten", output)
+		}
+	}
+	return nil
 }

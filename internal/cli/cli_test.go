@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -75,6 +77,33 @@ func TestOperands(t *testing.T) {
 		}
 		if c.want == "a|b" && !*v {
 			t.Errorf("%q: -v not seen", c.args)
+		}
+	}
+}
+
+func TestOutputAmongInputs(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "r.json")
+	link := filepath.Join(dir, "link.json")
+	other := filepath.Join(dir, "other.json")
+	for _, p := range []string{in, other} {
+		if err := os.WriteFile(p, []byte("{}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(in, link); err != nil {
+		t.Fatal(err)
+	}
+	refused := []struct{ out, in string }{{in, in}, {link, in}, {in, link}}
+	for _, c := range refused {
+		if OutputAmongInputs(c.out, []string{other, c.in}) == nil {
+			t.Errorf("output %s with input %s: no error", c.out, c.in)
+		}
+	}
+	allowed := []string{"", "-", other, filepath.Join(dir, "new.json")}
+	for _, out := range allowed {
+		if err := OutputAmongInputs(out, []string{in, "-"}); err != nil {
+			t.Errorf("output %q: %v", out, err)
 		}
 	}
 }

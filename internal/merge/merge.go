@@ -136,6 +136,9 @@ func parseArgs(args []string) (*options, error) {
 	case len(o.files) == 0:
 		return nil, errors.New("no result file (or --from-logs)")
 	}
+	if err := cli.OutputAmongInputs(o.output, o.files); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 

@@ -127,6 +127,9 @@ func parseArgs(args []string) (*options, error) {
 		return nil, errors.New(`"-" given twice: standard input ` +
 			"is read once")
 	}
+	if err := cli.OutputAmongInputs(o.output, o.files); err != nil {
+		return nil, err
+	}
 	return o, nil
 }
 
