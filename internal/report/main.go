@@ -90,7 +90,9 @@ func Main(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err != nil {
 		return fatal(cli.ExitFatal, err.Error())
 	}
-	if s.Partial {
+	oneShard := s.Shard != nil && s.Shard.Merged == nil && s.Shard.Count > 1
+	if s.Partial || oneShard {
+		// Not the whole run: said where a script sees it too.
 		log.Warn("report: " + s.Warnings[0])
 	}
 	if err := output(o, s, stdout); err != nil {

@@ -96,6 +96,18 @@ func TestMainPartialWarns(t *testing.T) {
 	}
 }
 
+// One shard's result alone is reported, with a word that it is not the
+// whole run.
+func TestMainOneShardWarns(t *testing.T) {
+	f1 := writeResult(t, t.TempDir(), "1.json", shardRun(t, 1, 0))
+	code, _, errs := run("", f1)
+	want := "go-smtp-source: warning: report: one shard: shard 1 of 4, " +
+		"without the run's other shards (merge them)\n"
+	if code != 0 || errs != want {
+		t.Errorf("exit %d, stderr %q, want %q", code, errs, want)
+	}
+}
+
 func TestMainErrors(t *testing.T) {
 	dir := t.TempDir()
 	good := writeResult(t, dir, "good.json", typicalRun(1, 10))

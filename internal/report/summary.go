@@ -229,9 +229,14 @@ func startSkew(sources []metrics.Source) int64 {
 // warnings lists what makes a result doubtful, loudest first.
 func warnings(r *metrics.Result) []string {
 	var w []string
-	if sh := r.Shard; sh != nil && sh.Partial() {
+	switch sh := r.Shard; {
+	case sh == nil:
+	case sh.Partial():
 		w = append(w, fmt.Sprintf("partial merge: shards %v of %d, "+
 			"missing %v", sh.Merged, sh.Count, missing(sh)))
+	case sh.Merged == nil && sh.Count > 1:
+		w = append(w, fmt.Sprintf("one shard: shard %d of %d, without "+
+			"the run's other shards (merge them)", sh.Index, sh.Count))
 	}
 	if len(r.Sources) > 1 && !overlap(r.Sources) {
 		w = append(w, "the runs' time windows do not overlap")
