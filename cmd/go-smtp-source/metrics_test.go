@@ -205,3 +205,19 @@ func TestDurationEndsPauses(t *testing.T) {
 		}
 	}
 }
+
+// The built-in sink's warnings are marked as the sink's, so that its
+// side of a failure does not read as the client's.
+func TestBuiltinSinkWarningsSaySink(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"--starttls", "--tls-verify", "--tls-server-name",
+		"localhost", "-m", "1", "--no-summary", "sink:"}, &stdout, &stderr)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1 (the sink's certificate is self-made)",
+			code)
+	}
+	want := "go-smtp-source: warning: sink: TLS handshake failed"
+	if !bytes.Contains(stderr.Bytes(), []byte(want)) {
+		t.Errorf("stderr has no %q:\n%s", want, stderr.String())
+	}
+}

@@ -19,6 +19,8 @@ type builtinSink struct {
 }
 
 func startSink(o *options, log *slog.Logger) (*builtinSink, error) {
+	// The sink's own warnings say they are the sink's.
+	log = slog.New(prefixed{log.Handler(), "sink: "})
 	srv, err := sink.New(builtinConfig(o), log)
 	if err != nil {
 		return nil, err
@@ -66,4 +68,23 @@ func sinkSummary(st sink.Stats) string {
 	return fmt.Sprintf("%s: sink: sessions=%d messages=%d refused=%d"+
 		" recipients=%d bytes=%d", prog, st.Sessions, st.Messages,
 		st.Refused, st.Recipients, st.Bytes)
+}
+
+// prefixed is a slog.Handler that starts every message with prefix.
+type prefixed struct {
+	slog.Handler
+	prefix string
+}
+
+func (h prefixed) Handle(ctx context.Context, r slog.Record) error {
+	r.Message = h.prefix + r.Message
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h prefixed) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return prefixed{h.Handler.WithAttrs(attrs), h.prefix}
+}
+
+func (h prefixed) WithGroup(name string) slog.Handler {
+	return prefixed{h.Handler.WithGroup(name), h.prefix}
 }
