@@ -102,7 +102,8 @@ Extensions (off by default, so the dialogue stays smtp-sink's):
   --run-id id          take only run id's messages (default: the run of
                        the first stamped message; others are foreign)
   --out file           write the delivery result document to file at
-                       exit, for go-smtp-source report source.json file
+                       exit, for go-smtp-source report source.json file;
+                       the file is opened at startup, before -u and -R
   --no-summary         no summary line on stderr at exit
   --help               this text
 

@@ -65,8 +65,8 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	return cli.ExitOK
 }
 
-// serve opens the listener, drops privileges and runs the server until
-// a signal or a limit stops it.
+// serve opens the --out file and the listener, drops privileges and
+// runs the server until a signal or a limit stops it.
 func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	if os.Geteuid() == 0 && o.user == "" {
 		log.Warn("running as root: no -u option given, keeping root" +
@@ -76,6 +76,19 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// The --out file is opened before the listener, so that a sink
+	// that cannot keep its result never takes mail, and before -u and
+	// -R, which could take the file out of reach.
+	out, err := openOut(o.out)
+	if err != nil {
+		return err
+	}
+	started := false
+	defer func() {
+		if !started {
+			out.abandon()
+		}
+	}()
 	ln, err := target.Listen(ctx, t, o.family, o.backlog, o.window)
 	if err != nil {
 		return err
@@ -110,13 +123,17 @@ func serve(ctx context.Context, o *options, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if err := out.ready(); err != nil {
+		return err
+	}
+	started = true
 	stopCores := cores.Start(ctx, log)
 	err = srv.Serve(ctx, ln)
 	stopCores()
 	if !o.noSum {
 		log.Info("summary: " + srv.Stats().String())
 	}
-	if derr := finishDelivery(o, log); err == nil {
+	if derr := finishDelivery(o, out, log); err == nil {
 		err = derr
 	}
 	return err
