@@ -284,6 +284,11 @@ func (o *options) applyLong(name, arg string) error {
 	case "delivery":
 		o.deliver = true
 	case "out":
+		if arg == "-" || arg == "" {
+			// Standard output is -c's; a file named "-" would
+			// surprise a user of go-smtp-source's --out -.
+			return fmt.Errorf("bad --out: %q (want a file name)", arg)
+		}
 		o.out, o.deliver = arg, true
 	case "run-id":
 		if err := runid.Check(arg); err != nil {

@@ -83,6 +83,8 @@ func TestParseErrors(t *testing.T) {
 			"go-smtp-sink: fatal: delay odds for 'rcpt' out of range"},
 		{[]string{"-d", "a", "-D", "b", ":25", "1"},
 			"go-smtp-sink: fatal: use only one of -d or -D, but not both"},
+		{[]string{"--out", "-", ":25", "1"},
+			`go-smtp-sink: fatal: bad --out: "-" (want a file name)`},
 		{[]string{"--fault", "rcpt:5", ":25", "1"},
 			"go-smtp-sink: fatal: bad fault"},
 		{[]string{"--auth-required", ":25", "1"},
