@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-smtp-source/go-smtp-source/internal/frame"
 	"github.com/go-smtp-source/go-smtp-source/internal/metrics"
+	"github.com/go-smtp-source/go-smtp-source/internal/shard"
 )
 
 // input is one result and where it came from, for messages.
@@ -225,10 +226,34 @@ func sameRun(ins []input) error {
 		default:
 			continue
 		}
-		return fmt.Errorf("%s differ: %q in %s, %q in %s", what, va,
+		err := fmt.Errorf("%s differ: %q in %s, %q in %s", what, va,
 			a.from, vb, b.from)
+		if x.ConfigHash != y.ConfigHash && x.RunID == y.RunID {
+			d := shard.ConfigDiff(argsOf(x), argsOf(y))
+			if d != "" {
+				err = fmt.Errorf("%w (first difference: %s)", err, d)
+			}
+		}
+		return err
 	}
 	return nil
+}
+
+// argsOf returns the command line a result keeps in its config, or nil.
+func argsOf(r *metrics.Result) []string {
+	if args, ok := r.Config["args"].([]string); ok {
+		return args
+	}
+	list, _ := r.Config["args"].([]any) // as decoded from JSON
+	var args []string
+	for _, v := range list {
+		s, ok := v.(string)
+		if !ok {
+			return nil
+		}
+		args = append(args, s)
+	}
+	return args
 }
 
 func shardOf(r *metrics.Result) string {

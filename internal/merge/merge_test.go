@@ -35,6 +35,7 @@ func shardResult(t *testing.T, run string, k, n int) *metrics.Result {
 	rec.Tick(start.Add(2 * time.Second))
 	res := rec.Result()
 	res.RunID, res.ConfigHash = run, "sha256:aa"
+	res.Config = map[string]any{"args": []string{"-m", "10", "mx"}}
 	res.Shard = &metrics.ShardInfo{Index: k, Count: n}
 	return res
 }
@@ -144,6 +145,11 @@ func TestMergeRefuses(t *testing.T) {
 	hash := other("hash.json", func(r *metrics.Result) {
 		r.ConfigHash = "sha256:bb"
 	})
+	// Another -m: the error names it, from the kept command lines.
+	moreMsgs := other("more.json", func(r *metrics.Result) {
+		r.ConfigHash = "sha256:cc"
+		r.Config = map[string]any{"args": []string{"-m", "99", "mx"}}
+	})
 	of8 := other("of8.json", func(r *metrics.Result) {
 		r.Shard = &metrics.ShardInfo{Index: 3, Count: 8}
 	})
@@ -161,6 +167,8 @@ func TestMergeRefuses(t *testing.T) {
 		{append(files[:3:3], run2), `run ids differ: "r1" in ` +
 			files[0] + `, "r2" in ` + run2},
 		{append(files[:3:3], hash), "config hashes (options) differ"},
+		{append(files[:3:3], moreMsgs), `(first difference: -m="10" ` +
+			`in one, -m="99" in the other)`},
 		{append(files[:3:3], of8), `shard counts differ: "4"`},
 		{append(files[:3:3], bare), "sharding differ"},
 		{[]string{filepath.Join(dir, "none.json")}, "no such file"},

@@ -307,3 +307,31 @@ func perSecond(s string, plain bool) (float64, error) {
 	}
 	return n / per.Seconds(), nil
 }
+
+// ConfigDiff names the first load-affecting option in which two command
+// lines differ, in the canonical form ConfigHash hashes (`m="100"`,
+// `operand="mx:25"`), as "X in a, Y in b"; "" when they hash alike or
+// one cannot be read.
+func ConfigDiff(a, b []string) string {
+	ca, erra := canonical(a)
+	cb, errb := canonical(b)
+	if erra != nil || errb != nil || ca == cb {
+		return ""
+	}
+	la, lb := strings.Split(ca, "\n"), strings.Split(cb, "\n")
+	for i := range max(len(la), len(lb)) {
+		x, y := lineAt(la, i), lineAt(lb, i)
+		if x != y {
+			return fmt.Sprintf("%s in one, %s in the other", x, y)
+		}
+	}
+	return ""
+}
+
+// lineAt returns lines[i], or "nothing" past the end.
+func lineAt(lines []string, i int) string {
+	if i >= len(lines) || lines[i] == "" {
+		return "nothing"
+	}
+	return lines[i]
+}

@@ -175,3 +175,24 @@ func checkLong(t *testing.T, name string) int {
 	}
 	return 1
 }
+
+func TestConfigDiff(t *testing.T) {
+	cases := []struct {
+		a, b string
+		want string
+	}{
+		{"-s 10 -m 100 mx", "-m100 -s10 mx", ""},
+		{"-m 10 mx", "-m 20 mx", `-m="10" in one, -m="20" in the other`},
+		{"-m 10 mx", "-m 10 other", `operand="mx" in one, ` +
+			`operand="other" in the other`},
+		{"-m 10 -d mx", "-m 10 mx", `-d="" in one, -m="10" in the other`},
+		{"-m 10 mx", "-m 10 mx extra",
+			`nothing in one, operand="extra" in the other`},
+	}
+	for _, c := range cases {
+		got := ConfigDiff(strings.Fields(c.a), strings.Fields(c.b))
+		if got != c.want {
+			t.Errorf("%q vs %q: %q, want %q", c.a, c.b, got, c.want)
+		}
+	}
+}
