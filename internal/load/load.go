@@ -17,6 +17,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -297,22 +298,28 @@ func (r *Runner) abortAll() {
 // shard's next message, or false when the budget is spent, the run's
 // duration is over or the run is draining.
 func (r *Runner) take() (int64, bool) {
-	if r.draining() {
-		return 0, false
-	}
-	if r.over() {
+	if r.draining() || r.over() {
 		return 0, false
 	}
 	seq := r.cfg.Shard.Global(r.next.Add(1) - 1)
-	if seq >= r.cfg.Messages {
-		return 0, false
-	}
-	if r.cfg.Duration > 0 && r.cfg.Rate > 0 &&
-		float64(seq) >= r.cfg.Duration.Seconds()*r.cfg.Rate {
-		// Scheduled after the end of the run.
+	if seq >= r.cfg.Messages || seq >= r.dueBeforeEnd() {
 		return 0, false
 	}
 	return seq, true
+}
+
+// dueBeforeEnd returns how many messages of the global sequence a paced
+// run with a duration schedules before its end, or math.MaxInt64 when
+// the run has no such end.
+func (r *Runner) dueBeforeEnd() int64 {
+	if r.cfg.Duration <= 0 || r.cfg.Rate <= 0 {
+		return math.MaxInt64
+	}
+	due := math.Ceil(r.cfg.Duration.Seconds() * r.cfg.Rate)
+	if due >= math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return int64(due)
 }
 
 // draining reports whether Drain has been closed.
@@ -385,25 +392,22 @@ func (r *Runner) over() bool {
 }
 
 // dropUnsent counts, in a paced run with a duration that ran to its end,
-// the messages scheduled before the end that no session was free to
-// start: each is late and dropped, so that a server too slow for the
-// rate shows in the counts rather than in a smaller run.
+// the shard's messages scheduled before the end that no session was
+// free to start: each is late and dropped, so that a server too slow
+// for the rate shows in the counts rather than in a smaller run.
 func (r *Runner) dropUnsent(ctx context.Context) {
 	cfg := &r.cfg
 	if cfg.Rate <= 0 || cfg.Duration <= 0 || cfg.Metrics == nil ||
 		r.fatal != nil || ctx.Err() != nil || r.draining() {
 		return
 	}
-	end := cfg.Duration.Seconds() * cfg.Rate
-	rec := cfg.Metrics.NewShard()
-	defer rec.Close()
-	for {
-		seq := cfg.Shard.Global(r.next.Add(1) - 1)
-		if seq >= cfg.Messages || float64(seq) >= end {
-			return
-		}
-		rec.Late()
-		rec.Dropped()
+	// The shard took its messages in order: those before next were
+	// sent or dropped by pause, the rest of the due ones never left.
+	due := cfg.Shard.Messages(min(cfg.Messages, r.dueBeforeEnd()))
+	if unsent := due - r.next.Load(); unsent > 0 {
+		rec := cfg.Metrics.NewShard()
+		rec.Missed(unsent)
+		rec.Close()
 	}
 }
 

@@ -245,6 +245,15 @@ func (s *Shard) Late() { s.count(cLate) }
 // Dropped counts a scheduled send that was skipped (open model).
 func (s *Shard) Dropped() { s.count(cDropped) }
 
+// Missed counts n scheduled sends that never started because the run
+// ended first: each is late and dropped (open model).
+func (s *Shard) Missed(n int64) {
+	s.mu.Lock()
+	s.cur.n[cLate] += n
+	s.cur.n[cDropped] += n
+	s.mu.Unlock()
+}
+
 func (s *Shard) count(c int) {
 	s.mu.Lock()
 	s.cur.n[c]++
