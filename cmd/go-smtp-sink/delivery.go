@@ -1,13 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 
+	"github.com/go-smtp-source/go-smtp-source/internal/cli"
 	"github.com/go-smtp-source/go-smtp-source/internal/delivery"
 	"github.com/go-smtp-source/go-smtp-source/internal/metrics"
 	"github.com/go-smtp-source/go-smtp-source/internal/target"
@@ -32,24 +31,11 @@ func openOut(path string) (*outFile, error) {
 	if path == "" {
 		return nil, nil
 	}
-	o := &outFile{path: path, created: true}
-	var err error
-	o.f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if errors.Is(err, fs.ErrExist) {
-		o.created = false
-		o.f, err = os.OpenFile(path, os.O_WRONLY, 0)
-	}
-	if errors.Is(err, fs.ErrNotExist) && !o.created {
-		// A symbolic link to a missing file, which O_EXCL refuses to
-		// follow, or a file removed between the two opens.
-		o.created = true
-		o.f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
-	}
+	f, created, err := cli.OpenOutput(path)
 	if err != nil {
-		return nil, fmt.Errorf("--out: open %s: %s", path,
-			target.ErrnoText(err))
+		return nil, err
 	}
-	return o, nil
+	return &outFile{f: f, path: path, created: created}, nil
 }
 
 // ready empties a file that existed before, now that the program has

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -30,7 +29,6 @@ import (
 	"github.com/go-smtp-source/go-smtp-source/internal/report"
 	"github.com/go-smtp-source/go-smtp-source/internal/shard"
 	"github.com/go-smtp-source/go-smtp-source/internal/smtp"
-	"github.com/go-smtp-source/go-smtp-source/internal/target"
 )
 
 const prog = "go-smtp-source"
@@ -263,15 +261,9 @@ func checkOut(path string) (created bool, err error) {
 	if path == "" || path == "-" {
 		return false, nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if errors.Is(err, fs.ErrExist) {
-		f, err = os.OpenFile(path, os.O_WRONLY, 0)
-	} else {
-		created = err == nil
-	}
+	f, created, err := cli.OpenOutput(path)
 	if err != nil {
-		return false, fmt.Errorf("--out: open %s: %s", path,
-			target.ErrnoText(err))
+		return false, err
 	}
 	return created, f.Close()
 }

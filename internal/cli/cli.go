@@ -12,12 +12,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
 	"sync"
 
 	"github.com/pborman/getopt/v2"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/target"
 )
 
 // Exit statuses shared by both commands. Postfix's tools know only 0 and
@@ -168,4 +171,28 @@ func OutputAmongInputs(output string, inputs []string) error {
 		}
 	}
 	return nil
+}
+
+// OpenOutput opens the file at path for writing a result (--out),
+// creating it if missing; an existing file is neither truncated nor
+// replaced, so that a run that fails early leaves it as it was. It
+// reports whether it created the file. The error names the cause in
+// glibc's words ("--out: open PATH: No such file or directory").
+func OpenOutput(path string) (f *os.File, created bool, err error) {
+	f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	created = err == nil
+	if errors.Is(err, fs.ErrExist) {
+		f, err = os.OpenFile(path, os.O_WRONLY, 0)
+	}
+	if errors.Is(err, fs.ErrNotExist) && !created {
+		// A symbolic link to a missing file, which O_EXCL refuses to
+		// follow, or a file removed between the two opens.
+		f, err = os.OpenFile(path, os.O_WRONLY|os.O_CREATE, 0o644)
+		created = err == nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("--out: open %s: %s", path,
+			target.ErrnoText(err))
+	}
+	return f, created, nil
 }
