@@ -1,6 +1,9 @@
 package postfixtest
 
 import (
+	"net"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +91,30 @@ func TestMissingSkips(t *testing.T) {
 	})
 	if !skipped {
 		t.Error("Missing did not skip outside CI")
+	}
+}
+
+// A listener counts as the sink's only when the sink holds it: another
+// process's socket on the same port does not.
+func TestListeningBy(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	addr := ln.Addr().String()
+
+	other := exec.Command("sleep", "10")
+	if err := other.Start(); err != nil {
+		t.Skip("no sleep(1) to stand for another process")
+	}
+	defer other.Process.Kill()
+
+	if !listeningBy(os.Getpid(), addr) {
+		t.Errorf("%s: this process's listener not seen", addr)
+	}
+	if listeningBy(other.Process.Pid, addr) {
+		t.Errorf("%s: taken for the listener of pid %d", addr,
+			other.Process.Pid)
 	}
 }

@@ -148,7 +148,7 @@ func (s *Sink) waitListening(limit time.Duration) error {
 			return fmt.Errorf("exited early: %v", s.err)
 		default:
 		}
-		if listening(s.Addr) {
+		if listeningBy(s.cmd.Process.Pid, s.Addr) {
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -254,6 +254,47 @@ func listening(addr string) bool {
 		}
 	}
 	return dials("tcp", addr)
+}
+
+// listeningBy reports whether process pid listens on the IPv4 address
+// addr: the listener on addr's port must be one of pid's descriptors,
+// so that another process's socket on that port (a test probing for a
+// free port, another package's server) does not pass for the sink's.
+// Where /proc cannot tell, it is listening.
+func listeningBy(pid int, addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	ip := net.ParseIP(host)
+	p, perr := strconv.Atoi(port)
+	if err != nil || perr != nil || ip == nil || ip.To4() == nil {
+		return listening(addr)
+	}
+	socks, ok := socketInodes(pid)
+	if !ok {
+		return listening(addr)
+	}
+	want := fmt.Sprintf(":%04X", p)
+	return scanProc("/proc/net/tcp", func(f []string) bool {
+		return len(f) > 9 && strings.HasSuffix(f[1], want) &&
+			f[3] == "0A" && socks[f[9]]
+	})
+}
+
+// socketInodes returns the inodes of process pid's sockets, as
+// /proc/net/tcp names them; false when its descriptors cannot be read.
+func socketInodes(pid int) (map[string]bool, bool) {
+	dir := fmt.Sprintf("/proc/%d/fd", pid)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, false
+	}
+	inodes := map[string]bool{}
+	for _, e := range entries {
+		link, _ := os.Readlink(filepath.Join(dir, e.Name()))
+		if inode, ok := strings.CutPrefix(link, "socket:["); ok {
+			inodes[strings.TrimSuffix(inode, "]")] = true
+		}
+	}
+	return inodes, true
 }
 
 func dials(network, addr string) bool {
