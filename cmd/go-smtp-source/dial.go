@@ -11,8 +11,11 @@ import (
 
 // newDialer parses and resolves the target once, as smtp-source does, and
 // returns the function sessions connect with. For the built-in sink it
-// starts the sink first and returns it.
-func newDialer(o *options, log *slog.Logger) (
+// starts the sink first and returns it. A run of one session (this
+// process's share) connects on blocking sockets, which cost it about a
+// third less CPU per message than the runtime's poller; more sessions
+// would need a thread each (target.Dialer's Blocking).
+func newDialer(o *options, sessions int, log *slog.Logger) (
 	func(context.Context) (net.Conn, error), *builtinSink, error) {
 
 	t, err := target.Parse(o.target)
@@ -51,6 +54,7 @@ func newDialer(o *options, log *slog.Logger) (
 		Addr:       addr,
 		WindowSize: o.windowSize,
 		Timeout:    o.connectTO,
+		Blocking:   sessions == 1,
 	}
 	return d.Dial, sk, nil
 }

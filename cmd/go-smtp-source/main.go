@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/cli"
+	"github.com/go-smtp-source/go-smtp-source/internal/cores"
 	"github.com/go-smtp-source/go-smtp-source/internal/load"
 	"github.com/go-smtp-source/go-smtp-source/internal/merge"
 	"github.com/go-smtp-source/go-smtp-source/internal/message"
@@ -156,7 +157,7 @@ func send(stop *stopper, o *options, cfg load.Config, sk *builtinSink,
 		}
 		cfg.Metrics = m.rec
 	}
-	res, err := load.Run(stop.hard, cfg)
+	res, err := runLoad(stop.hard, cfg, log)
 	var doc *metrics.Result
 	var lost error // the --out result, when it could not be written
 	if m != nil {
@@ -193,6 +194,20 @@ func send(stop *stopper, o *options, cfg load.Config, sk *builtinSink,
 		lingerFor(stop.soft, o.linger)
 	}
 	return status
+}
+
+// runLoad runs the load with the processors fitted to it. Sessions wait
+// on the network most of the time, and one processor serves them until
+// it is not enough and a core is free (package cores). That holds for a
+// single session too, which waits in blocking system calls (newDialer):
+// on one processor it sent 1.2 to 1.6 times the messages per second it
+// did on two (bench/README.md).
+func runLoad(ctx context.Context, cfg load.Config,
+	log *slog.Logger) (load.Result, error) {
+
+	stopCores := cores.Start(ctx, log)
+	defer stopCores()
+	return load.Run(ctx, cfg)
 }
 
 // exitStatus reports how the run ended, with a diagnostic line.
@@ -346,7 +361,11 @@ func buildConfig(o *options, log *slog.Logger,
 		return load.Config{}, nil, err
 	}
 
-	dial, sk, err := newDialer(o, log)
+	sessions, err := o.dist.spec.Sessions(o.sessions, false)
+	if err != nil {
+		return load.Config{}, nil, err
+	}
+	dial, sk, err := newDialer(o, sessions, log)
 	if err != nil {
 		return load.Config{}, nil, err
 	}
@@ -359,10 +378,6 @@ func buildConfig(o *options, log *slog.Logger,
 		seed = shard.Seed(o.ext.runID)
 	default:
 		seed = uint64(os.Getpid())
-	}
-	sessions, err := o.dist.spec.Sessions(o.sessions, false)
-	if err != nil {
-		return load.Config{}, nil, err
 	}
 	cfg := load.Config{
 		Dial:            dial,

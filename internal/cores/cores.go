@@ -1,6 +1,6 @@
 // Package cores fits the number of Go processors (GOMAXPROCS) to the
 // load: one while the process needs less than one core, all of them
-// when one is not enough.
+// when one is not enough and the machine has cores to spare.
 //
 // A session's work between two system calls is a few microseconds.
 // With a second processor idle, the runtime wakes a thread for it at
@@ -10,13 +10,23 @@
 // lower the rate of both. One processor serves until the process keeps
 // it busy; then the governor gives it the others, and takes them back
 // when the load falls.
+//
+// A saturated core is not enough reason on its own: when the peer
+// holds the other cores (a load generator and the server it measures
+// on one small machine), more processors only fight it for them, and
+// the pair goes slower. So the governor raises only while the machine
+// has at least half a core idle, as /proc/stat counts it. Where there
+// is no /proc/stat it cannot tell, and raises on load alone.
 package cores
 
 import (
+	"bytes"
 	"context"
 	"log/slog"
 	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -31,6 +41,10 @@ const (
 	upAfter   = 2
 	down      = 0.75
 	downAfter = 10
+
+	// spare is the idle CPU, in cores of the whole machine, that must
+	// be left for more processors to have somewhere to run.
+	spare = 0.5
 )
 
 // Governor adjusts GOMAXPROCS between 1 and a maximum.
@@ -38,11 +52,14 @@ type Governor struct {
 	max int
 	log *slog.Logger
 
-	cur        int
-	lastCPU    time.Duration
-	lastWall   time.Time
-	high, low  int // samples in a row above up, below down
+	cur       int
+	lastCPU   time.Duration
+	lastIdle  time.Duration
+	lastWall  time.Time
+	high, low int // samples in a row above up (with spare), below down
+
 	sampleCPU  func() time.Duration
+	sampleIdle func() (time.Duration, bool)
 	setProcs   func(int) int
 	sampleTime func() time.Time
 }
@@ -75,6 +92,7 @@ func newGovernor(max int, log *slog.Logger) *Governor {
 		max:        max,
 		log:        log,
 		sampleCPU:  processCPU,
+		sampleIdle: machineIdle,
 		setProcs:   runtime.GOMAXPROCS,
 		sampleTime: time.Now,
 	}
@@ -98,6 +116,7 @@ func (g *Governor) run(ctx context.Context) {
 // start takes the first sample and goes down to one processor.
 func (g *Governor) start() {
 	g.lastCPU, g.lastWall = g.sampleCPU(), g.sampleTime()
+	g.lastIdle, _ = g.sampleIdle()
 	g.set(1)
 }
 
@@ -105,15 +124,18 @@ func (g *Governor) start() {
 // past a threshold long enough.
 func (g *Governor) step() {
 	cpu, wall := g.sampleCPU(), g.sampleTime()
+	idle, known := g.sampleIdle()
 	dw := wall.Sub(g.lastWall)
-	used := 0.0
+	used, idleCores := 0.0, 0.0
 	if dw > 0 {
 		used = float64(cpu-g.lastCPU) / float64(dw)
+		idleCores = float64(idle-g.lastIdle) / float64(dw)
 	}
-	g.lastCPU, g.lastWall = cpu, wall
+	g.lastCPU, g.lastIdle, g.lastWall = cpu, idle, wall
+	room := !known || idleCores >= spare
 
 	switch {
-	case used > up:
+	case used > up && room:
 		g.high, g.low = g.high+1, 0
 	case used < down:
 		g.high, g.low = 0, g.low+1
@@ -138,6 +160,40 @@ func (g *Governor) set(n int) {
 	if g.log != nil {
 		g.log.Debug("processors", "gomaxprocs", n)
 	}
+}
+
+// userHZ is the unit of /proc/stat's times: Linux reports them in
+// USER_HZ ticks, 100 a second on every architecture Go supports there.
+const userHZ = 100
+
+// machineIdle returns the time all the machine's cores have spent idle
+// (or waiting for I/O) since boot, from /proc/stat, and whether it
+// could read it.
+func machineIdle() (time.Duration, bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, false
+	}
+	return parseIdle(b)
+}
+
+// parseIdle reads the idle and iowait ticks from the first line of
+// /proc/stat: "cpu user nice system idle iowait ...".
+func parseIdle(stat []byte) (time.Duration, bool) {
+	line, _, _ := bytes.Cut(stat, []byte("\n"))
+	f := strings.Fields(string(line))
+	if len(f) < 6 || f[0] != "cpu" {
+		return 0, false
+	}
+	var ticks uint64
+	for _, s := range f[4:6] {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			return 0, false
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * time.Second / userHZ, true
 }
 
 // processCPU returns the CPU time the process has used, user and

@@ -1,5 +1,7 @@
 // Package rawio is a TCP or UNIX-domain connection whose reads and
-// writes skip the Go runtime's system-call bookkeeping.
+// writes skip the Go runtime's system-call bookkeeping (Conn), or, for
+// a process with a single session, the runtime's network poller
+// altogether (Blocking).
 //
 // A load generator's session spends its life in short read(2) and
 // write(2) calls on a non-blocking socket, each followed by a wait in
@@ -40,12 +42,10 @@ type Conn struct {
 
 	one [1][]byte // Write's buffer, as a group of one
 
-	vec   []syscall.Iovec
-	vlens []int // the bytes left in each of vec
-	vi    int   // the first of vec not written whole
-	vn    int
-	verr  syscall.Errno
-	vecF  func(uintptr) bool
+	iov  iovecs
+	vn   int
+	verr syscall.Errno
+	vecF func(uintptr) bool
 }
 
 // rawConner is what *net.TCPConn and *net.UnixConn have.
@@ -142,22 +142,14 @@ func (c *Conn) WriteBuffers(bufs [][]byte) (int64, error) {
 // writeGroup writes up to maxIovecs buffers with writev(2); errors name
 // op, as package net names the call its method made.
 func (c *Conn) writeGroup(op string, bufs [][]byte) (int, error) {
-	c.vec, c.vlens = c.vec[:0], c.vlens[:0]
-	for _, b := range bufs {
-		if len(b) > 0 {
-			v := syscall.Iovec{Base: &b[0]}
-			v.SetLen(len(b))
-			c.vec = append(c.vec, v)
-			c.vlens = append(c.vlens, len(b))
-		}
-	}
-	c.vi, c.vn, c.verr = 0, 0, 0
+	c.iov.set(bufs)
+	c.vn, c.verr = 0, 0
 	var err error
-	if len(c.vec) > 0 {
+	if !c.iov.done() {
 		err = c.rc.Write(c.vecF)
 	}
 	n, errno := c.vn, c.verr
-	clear(c.vec) // drop the pointers into bufs
+	c.iov.clear()
 	switch {
 	case err != nil:
 		return n, c.opError(op, err)
@@ -167,13 +159,12 @@ func (c *Conn) writeGroup(op string, bufs [][]byte) (int, error) {
 	return n, nil
 }
 
-// writev1 writes c.vec from c.vi on, advancing past what each call
+// writev1 writes what is left of c.iov, advancing past what each call
 // took.
 func (c *Conn) writev1(fd uintptr) bool {
-	for c.vi < len(c.vec) {
-		v := c.vec[c.vi:]
+	for !c.iov.done() {
 		n, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd,
-			uintptr(unsafe.Pointer(&v[0])), uintptr(len(v)))
+			uintptr(unsafe.Pointer(c.iov.first())), c.iov.count())
 		switch e {
 		case syscall.EINTR:
 			continue
@@ -185,26 +176,58 @@ func (c *Conn) writev1(fd uintptr) bool {
 			return true
 		}
 		c.vn += int(n)
-		c.consume(int(n))
+		c.iov.consume(int(n))
 	}
 	return true
 }
 
-// consume moves past n written bytes of c.vec.
-func (c *Conn) consume(n int) {
-	for n > 0 && c.vi < len(c.vec) {
-		l := c.vlens[c.vi]
+// iovecs is a group of buffers on their way out through writev(2):
+// what is left of each, from the first not yet written whole.
+type iovecs struct {
+	vec  []syscall.Iovec
+	lens []int // the bytes left in each of vec
+	i    int   // the first of vec not written whole
+}
+
+// set makes bufs, less the empty ones, the group to write.
+func (v *iovecs) set(bufs [][]byte) {
+	v.vec, v.lens, v.i = v.vec[:0], v.lens[:0], 0
+	for _, b := range bufs {
+		if len(b) > 0 {
+			iv := syscall.Iovec{Base: &b[0]}
+			iv.SetLen(len(b))
+			v.vec = append(v.vec, iv)
+			v.lens = append(v.lens, len(b))
+		}
+	}
+}
+
+// done says whether the whole group has been written.
+func (v *iovecs) done() bool { return v.i >= len(v.vec) }
+
+// first and count are writev(2)'s arguments for what is left.
+func (v *iovecs) first() *syscall.Iovec { return &v.vec[v.i] }
+
+func (v *iovecs) count() uintptr { return uintptr(len(v.vec) - v.i) }
+
+// consume moves past n written bytes.
+func (v *iovecs) consume(n int) {
+	for n > 0 && v.i < len(v.vec) {
+		l := v.lens[v.i]
 		if n < l {
-			v := &c.vec[c.vi]
-			v.Base = (*byte)(unsafe.Add(unsafe.Pointer(v.Base), n))
-			v.SetLen(l - n)
-			c.vlens[c.vi] = l - n
+			iv := &v.vec[v.i]
+			iv.Base = (*byte)(unsafe.Add(unsafe.Pointer(iv.Base), n))
+			iv.SetLen(l - n)
+			v.lens[v.i] = l - n
 			return
 		}
 		n -= l
-		c.vi++
+		v.i++
 	}
 }
+
+// clear drops the group's pointers into the caller's buffers.
+func (v *iovecs) clear() { clear(v.vec) }
 
 // opError wraps err as package net does, so that callers that look for
 // a *net.OpError, a timeout or an errno find them.

@@ -2,6 +2,7 @@ package rawio
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -12,9 +13,66 @@ import (
 	"time"
 )
 
-// pair returns a raw client connection and the server's end of it, on
-// network "tcp" or "unix".
-func pair(t *testing.T, network string) (*Conn, net.Conn) {
+// client is what both kinds of connection offer.
+type client interface {
+	net.Conn
+	WriteBuffers(bufs [][]byte) (int64, error)
+}
+
+// kinds are the two ways to make a client connection: Wrap over one
+// from package net, and DialBlocking.
+var kinds = []struct {
+	name string
+	dial func(t *testing.T, network, addr string) client
+}{
+	{"poller", func(t *testing.T, network, addr string) client {
+		nc, err := net.Dial(network, addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, ok := Wrap(nc).(*Conn)
+		if !ok {
+			t.Fatalf("Wrap(%T) did not wrap", nc)
+		}
+		return c
+	}},
+	{"blocking", func(t *testing.T, network, addr string) client {
+		var a net.Addr
+		if network == "unix" {
+			a = &net.UnixAddr{Name: addr, Net: "unix"}
+		} else {
+			ta, err := net.ResolveTCPAddr("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a = ta
+		}
+		c, err := DialBlocking(context.Background(), a, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}},
+}
+
+// eachKind runs f as a subtest for each kind of connection.
+func eachKind(t *testing.T, f func(t *testing.T, pair pairFunc)) {
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			f(t, func(t *testing.T, network string) (client, net.Conn) {
+				return pair(t, network, k.dial)
+			})
+		})
+	}
+}
+
+type pairFunc func(t *testing.T, network string) (client, net.Conn)
+
+// pair returns a client connection made by dial and the server's end
+// of it, on network "tcp" or "unix".
+func pair(t *testing.T, network string,
+	dial func(t *testing.T, network, addr string) client) (client, net.Conn) {
+
 	t.Helper()
 	addr := "127.0.0.1:0"
 	if network == "unix" {
@@ -30,14 +88,7 @@ func pair(t *testing.T, network string) (*Conn, net.Conn) {
 		c, _ := ln.Accept()
 		accepted <- c
 	}()
-	nc, err := net.Dial(network, ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, ok := Wrap(nc).(*Conn)
-	if !ok {
-		t.Fatalf("Wrap(%T) did not wrap", nc)
-	}
+	c := dial(t, network, ln.Addr().String())
 	srv := <-accepted
 	if srv == nil {
 		t.Fatal("accept failed")
@@ -61,6 +112,10 @@ func pattern(n int) []byte {
 // TestRoundTrip sends more than the socket buffers hold both ways, so
 // that writes meet EAGAIN and wait, and reads come in pieces.
 func TestRoundTrip(t *testing.T) {
+	eachKind(t, testRoundTrip)
+}
+
+func testRoundTrip(t *testing.T, pair pairFunc) {
 	for _, network := range []string{"tcp", "unix"} {
 		t.Run(network, func(t *testing.T) {
 			c, srv := pair(t, network)
@@ -90,6 +145,10 @@ func TestRoundTrip(t *testing.T) {
 // TestWriteBuffers writes many buffers, some empty, larger in all than
 // the socket buffers, and more of them than one writev takes.
 func TestWriteBuffers(t *testing.T) {
+	eachKind(t, testWriteBuffers)
+}
+
+func testWriteBuffers(t *testing.T, pair pairFunc) {
 	c, srv := pair(t, "tcp")
 	data := pattern(6 << 20)
 	var bufs [][]byte
@@ -122,6 +181,10 @@ func TestWriteBuffers(t *testing.T) {
 // a timeout, the peer's close is io.EOF, a reset is ECONNRESET, a
 // closed connection is net.ErrClosed.
 func TestErrors(t *testing.T) {
+	eachKind(t, testErrors)
+}
+
+func testErrors(t *testing.T, pair pairFunc) {
 	t.Run("deadline", func(t *testing.T) {
 		c, _ := pair(t, "tcp")
 		c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
@@ -207,6 +270,10 @@ func TestWrapLeavesOthers(t *testing.T) {
 
 // TestNoAllocations checks that reads and writes allocate nothing.
 func TestNoAllocations(t *testing.T) {
+	eachKind(t, testNoAllocations)
+}
+
+func testNoAllocations(t *testing.T, pair pairFunc) {
 	c, srv := pair(t, "tcp")
 	go io.Copy(srv, srv)
 	msg, buf := []byte("250 ok\r\n"), make([]byte, 64)

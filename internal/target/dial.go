@@ -38,6 +38,11 @@ type Dialer struct {
 
 	// Timeout, if positive, bounds each connect. smtp-source has none.
 	Timeout time.Duration
+
+	// Blocking makes connections on blocking sockets that the Go
+	// runtime's poller never sees (rawio.Blocking): the cheapest for a
+	// process with one session, and a thread per session for more.
+	Blocking bool
 }
 
 // errNoAddr is returned by Dial without an address to dial.
@@ -54,6 +59,9 @@ func (d *Dialer) Dial(ctx context.Context) (net.Conn, error) {
 		KeepAlive: -1,
 	}
 
+	if d.Blocking {
+		return d.dialBlocking(ctx)
+	}
 	switch a := d.Addr.(type) {
 	case *net.TCPAddr:
 		// smtp-source's sane_connect(3) turns on SO_KEEPALIVE for
@@ -79,19 +87,55 @@ func raw(c net.Conn, err error) (net.Conn, error) {
 	return rawio.Wrap(c), nil
 }
 
-// control sets the socket options before connect, in smtp-source's
-// order: SO_LINGER, then SO_SNDBUF and SO_RCVBUF.
+// dialBlocking is Dial for Blocking: the same socket options, set on
+// the descriptor before connect, SO_KEEPALIVE included.
+func (d *Dialer) dialBlocking(ctx context.Context) (net.Conn, error) {
+	addr := d.Addr
+	keepAlive := false
+	switch a := addr.(type) {
+	case *net.TCPAddr:
+		keepAlive = a.IP.To4() != nil
+	case *net.UnixAddr:
+		addr = &net.UnixAddr{Name: sockName(a.Name), Net: "unix"}
+	default:
+		return nil, errNoAddr
+	}
+	setup := func(fd int) error {
+		if err := d.setOptions(fd); err != nil || !keepAlive {
+			return err
+		}
+		err := unix.SetsockoptInt(fd, unix.SOL_SOCKET,
+			unix.SO_KEEPALIVE, 1)
+		return os.NewSyscallError("setsockopt SO_KEEPALIVE", err)
+	}
+	c, err := rawio.DialBlocking(ctx, addr, d.Timeout, setup)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// control sets the socket options before connect (setOptions).
 func (d *Dialer) control(_, _ string, c syscall.RawConn) error {
 	var err error
 	cerr := c.Control(func(fd uintptr) {
-		if !d.GracefulClose {
-			err = setLinger(int(fd))
-		}
-		if err == nil && d.WindowSize > 0 {
-			err = setWindowSize(int(fd), d.WindowSize)
-		}
+		err = d.setOptions(int(fd))
 	})
 	return errors.Join(cerr, err)
+}
+
+// setOptions sets the socket options in smtp-source's order: SO_LINGER,
+// then SO_SNDBUF and SO_RCVBUF.
+func (d *Dialer) setOptions(fd int) error {
+	if !d.GracefulClose {
+		if err := setLinger(fd); err != nil {
+			return err
+		}
+	}
+	if d.WindowSize > 0 {
+		return setWindowSize(fd, d.WindowSize)
+	}
+	return nil
 }
 
 // setLinger makes close(2) abort the connection with RST.

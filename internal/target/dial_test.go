@@ -13,7 +13,26 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/rawio"
 )
+
+// blockingDial is the Blocking of the Dialers that dialer makes: the
+// dial tests run once with each (bothModes), one after the other.
+var blockingDial bool
+
+// bothModes runs test with the poller's sockets and with blocking ones.
+func bothModes(t *testing.T, test func(t *testing.T)) {
+	defer func() { blockingDial = false }()
+	for _, b := range []bool{false, true} {
+		name := "poller"
+		if b {
+			name = "blocking"
+		}
+		blockingDial = b
+		t.Run(name, test)
+	}
+}
 
 // dialer resolves endpoint and returns a Dialer for it.
 func dialer(t *testing.T, endpoint string) *Dialer {
@@ -26,7 +45,7 @@ func dialer(t *testing.T, endpoint string) *Dialer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Dialer{Addr: addr}
+	return &Dialer{Addr: addr, Blocking: blockingDial}
 }
 
 // sockopt reads an integer socket option of c.
@@ -112,7 +131,9 @@ func readErr(t *testing.T, c net.Conn) error {
 	return err
 }
 
-func TestDialTCP(t *testing.T) {
+func TestDialTCP(t *testing.T) { bothModes(t, testDialTCP) }
+
+func testDialTCP(t *testing.T) {
 	cases := []struct{ name, network, listen, endpoint string }{
 		{"IPv4", "tcp4", "127.0.0.1:0", "127.0.0.1:%d"},
 		{"IPv6", "tcp6", "[::1]:0", "[::1]:%d"},
@@ -130,6 +151,9 @@ func TestDialTCP(t *testing.T) {
 			}
 			defer conn.Close()
 			peer := accept(t, ln)
+			if _, ok := conn.(*rawio.Blocking); ok != d.Blocking {
+				t.Errorf("Blocking %v made a %T", d.Blocking, conn)
+			}
 
 			// Linux doubles the buffer sizes it is given.
 			sc := conn.(syscall.Conn)
@@ -153,7 +177,9 @@ func TestDialTCP(t *testing.T) {
 	}
 }
 
-func TestDialGracefulClose(t *testing.T) {
+func TestDialGracefulClose(t *testing.T) { bothModes(t, testDialGracefulClose) }
+
+func testDialGracefulClose(t *testing.T) {
 	ln := listenLoopback(t, "tcp4", "127.0.0.1:0")
 	d := dialer(t, ln.Addr().String())
 	d.GracefulClose = true
@@ -178,7 +204,9 @@ func TestDialGracefulClose(t *testing.T) {
 	}
 }
 
-func TestDialKeepAlive(t *testing.T) {
+func TestDialKeepAlive(t *testing.T) { bothModes(t, testDialKeepAlive) }
+
+func testDialKeepAlive(t *testing.T) {
 	// smtp-source turns SO_KEEPALIVE on for IPv4 only.
 	for _, c := range []struct {
 		network, listen string
@@ -203,7 +231,9 @@ func TestDialKeepAlive(t *testing.T) {
 	}
 }
 
-func TestDialUnix(t *testing.T) {
+func TestDialUnix(t *testing.T) { bothModes(t, testDialUnix) }
+
+func testDialUnix(t *testing.T) {
 	dir := t.TempDir()
 	t.Chdir(dir)
 	cases := []struct{ name, listen, endpoint string }{
@@ -235,7 +265,9 @@ func TestDialUnix(t *testing.T) {
 	}
 }
 
-func TestDialErrors(t *testing.T) {
+func TestDialErrors(t *testing.T) { bothModes(t, testDialErrors) }
+
+func testDialErrors(t *testing.T) {
 	closed := closedPort(t)
 	cases := []struct{ endpoint, want string }{
 		{fmt.Sprintf("127.0.0.1:%d", closed), "Connection refused"},
@@ -257,7 +289,9 @@ func TestDialErrors(t *testing.T) {
 	}
 }
 
-func TestDialExpiredContext(t *testing.T) {
+func TestDialExpiredContext(t *testing.T) { bothModes(t, testDialExpiredContext) }
+
+func testDialExpiredContext(t *testing.T) {
 	ln := listenLoopback(t, "tcp4", "127.0.0.1:0")
 	ctx, cancel := context.WithDeadline(context.Background(),
 		time.Now().Add(-time.Second))
@@ -277,7 +311,9 @@ func TestDialExpiredContext(t *testing.T) {
 // drops further SYNs, and checks that Timeout ends the next connect.
 // It also shows that Listen honours its backlog argument: Go's own
 // default would queue thousands.
-func TestDialTimeout(t *testing.T) {
+func TestDialTimeout(t *testing.T) { bothModes(t, testDialTimeout) }
+
+func testDialTimeout(t *testing.T) {
 	tg, err := ParseListen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
