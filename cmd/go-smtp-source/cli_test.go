@@ -18,16 +18,17 @@ import (
 // defaults returns the options of a command line that names only target.
 func defaults(target string) options {
 	return options{
-		connects:   1,
-		messages:   1,
-		recipients: 1,
-		sessions:   1,
-		numbering:  "3.7",
-		connectTO:  defaultConnectTimeout,
-		bannerTO:   defaultBannerTimeout,
-		replyTO:    defaultReplyTimeout,
-		target:     target,
-		dist:       distOptions{maxStartDelay: time.Second},
+		connects:     1,
+		messages:     1,
+		recipients:   1,
+		sessions:     1,
+		numbering:    "3.7",
+		connectTO:    defaultConnectTimeout,
+		connectLimit: defaultConnectLimit,
+		bannerTO:     defaultBannerTimeout,
+		replyTO:      defaultReplyTimeout,
+		target:       target,
+		dist:         distOptions{maxStartDelay: time.Second},
 	}
 }
 
@@ -100,6 +101,12 @@ func TestParseArgs(t *testing.T) {
 			"--reply-timeout", "0", "h"}, func(o *options) {
 			o.connectTO, o.bannerTO, o.replyTO = 5*time.Second,
 				time.Minute, 0
+		}},
+		{[]string{"--connect-limit", "1", "h"}, func(o *options) {
+			o.connectLimit = 1
+		}},
+		{[]string{"--connect-limit", "0", "h"}, func(o *options) {
+			o.connectLimit = 0
 		}},
 		{[]string{"--seed", "42", "--no-summary", "--postfix-file-bytes",
 			"h"}, func(o *options) {
@@ -211,6 +218,14 @@ func TestBadInput(t *testing.T) {
 		{name: "sink with text", args: []string{"sink:x"}, has: "sink:x"},
 		{name: "-l 0", args: []string{"-l", "0", "h"},
 			fatal: "bad message length: 0"},
+		{name: "negative connect limit",
+			args: []string{"--connect-limit", "-1", "h"},
+			fatal: `bad --connect-limit: "-1" (want a whole number; ` +
+				"0 for no limit)"},
+		{name: "connect limit not a number",
+			args: []string{"--connect-limit", "8x", "h"},
+			fatal: `bad --connect-limit: "8x" (want a whole number; ` +
+				"0 for no limit)"},
 		{name: "-l -1", args: []string{"-l", "-1", "h"},
 			fatal: "bad message length: -1"},
 		{name: "-m 0", args: []string{"-m", "0", "h"},

@@ -113,6 +113,8 @@ Our options:
                  result, and the X-Smtp-Source-Run of --unique-headers;
                  default: random); the same for every shard
   --connect-timeout d   give up connecting after d (default 60s)
+  --connect-limit n     at most n connects in progress at once
+                 (default 8; 0: no limit; smtp-source makes one)
   --banner-timeout d    give up waiting for the greeting (default 300s)
   --reply-timeout d     give up waiting for a reply (default 300s)
                  (0 waits forever, as smtp-source does)

@@ -42,6 +42,15 @@ const (
 	defaultReplyTimeout   = 300 * time.Second
 )
 
+// defaultConnectLimit is how many connects may be in progress at once
+// (--connect-limit). smtp-source allows one, to spare the server a SYN
+// flood, and to a distant server that is one connect per round trip.
+// With no limit, -s 1000 spent its first 0.12 s connecting before any
+// message went out, and sessions' connect times included waiting for
+// the others' (a median of 46 ms on loopback); with eight, the first
+// message left after 0.02 s, and the run took as long.
+const defaultConnectLimit = 8
+
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -392,6 +401,7 @@ func buildConfig(o *options, log *slog.Logger,
 		KeepOpen:        o.keepOpen,
 		AllowReject:     o.allowReject,
 		ConnectAttempts: o.connects,
+		ConnectLimit:    o.connectLimit,
 		FixedDelay:      time.Duration(o.fixedDelay) * time.Second,
 		RandomDelay:     o.randomDelay,
 		Seed:            seed,

@@ -44,6 +44,7 @@ type options struct {
 	numbering     string
 	fileCompat    bool
 	connectTO     time.Duration
+	connectLimit  int // connects in progress at once; 0: no limit
 	bannerTO      time.Duration
 	replyTO       time.Duration
 	seed          uint64
@@ -151,6 +152,7 @@ func parseArgs(prog string, args []string) (_ *options, err error) {
 	numbering := str(0, "numbering")
 	compat := flag(0, "postfix-file-bytes")
 	connTO := str(0, "connect-timeout")
+	connLimit := str(0, "connect-limit")
 	banTO := str(0, "banner-timeout")
 	repTO := str(0, "reply-timeout")
 	seed := str(0, "seed")
@@ -207,6 +209,9 @@ func parseArgs(prog string, args []string) (_ *options, err error) {
 	}
 	if err := o.longs(set, starttls, qps, rate, numbering, connTO, banTO,
 		repTO, seed); err != nil {
+		return nil, err
+	}
+	if err := o.limitConnects(set, connLimit); err != nil {
 		return nil, err
 	}
 	if err := o.security(set, sec); err != nil {
@@ -283,6 +288,21 @@ func (o *options) numbers(set *getopt.Set, connects, length, msgs, rcpts,
 		}
 		n.dst(v)
 	}
+	return nil
+}
+
+// limitConnects converts --connect-limit: a whole number, 0 for none.
+func (o *options) limitConnects(set *getopt.Set, val *string) error {
+	o.connectLimit = defaultConnectLimit
+	if !set.IsSet("connect-limit") {
+		return nil
+	}
+	v, err := strconv.ParseInt(*val, 10, 32)
+	if err != nil || v < 0 {
+		return usagef("bad --connect-limit: %q (want a whole number; "+
+			"0 for no limit)", *val)
+	}
+	o.connectLimit = int(v)
 	return nil
 }
 

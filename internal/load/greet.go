@@ -69,8 +69,12 @@ func (s *session) open(ctx context.Context) (flow, error) {
 // attempt; the last one is fatal.
 func (s *session) dial(ctx context.Context) (net.Conn, error) {
 	for {
+		if err := s.r.connectTurn(ctx); err != nil {
+			return nil, err
+		}
 		start := time.Now()
 		nc, err := s.r.cfg.Dial(ctx)
+		s.r.connectDone()
 		if s.rec != nil {
 			if err != nil {
 				s.rec.Fail(metrics.Connect, metrics.Classify(err))
@@ -92,6 +96,26 @@ func (s *session) dial(ctx context.Context) (net.Conn, error) {
 		}
 		s.r.cfg.Log.Warn("connect: " + target.ErrnoText(err))
 		time.Sleep(10 * time.Microsecond)
+	}
+}
+
+// connectTurn waits until a connect may start (Config.ConnectLimit), or
+// ctx ends; connectDone ends the connect it allowed.
+func (r *Runner) connectTurn(ctx context.Context) error {
+	if r.connecting == nil {
+		return nil
+	}
+	select {
+	case r.connecting <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (r *Runner) connectDone() {
+	if r.connecting != nil {
+		<-r.connecting
 	}
 }
 

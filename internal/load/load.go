@@ -68,6 +68,13 @@ type Config struct {
 	// for the session's whole life, as in smtp-source.
 	ConnectAttempts int
 
+	// ConnectLimit, when positive, is how many connects may be in
+	// progress at once; the other sessions that need a connection wait
+	// their turn, which is not part of their connect time. smtp-source
+	// allows one. With no limit, a thousand sessions that start
+	// together all connect before any of them may go on.
+	ConnectLimit int
+
 	FixedDelay  time.Duration // -w: pause between a session's messages
 	RandomDelay int           // -R: random pause of 0..RandomDelay seconds
 	Seed        uint64        // seeds the random pauses
@@ -193,6 +200,10 @@ type Runner struct {
 
 	mu   sync.Mutex
 	live []*session // sessions started, for aborting them
+
+	// connecting holds a token per connect in progress (ConnectLimit);
+	// nil for no limit.
+	connecting chan struct{}
 }
 
 // Run runs the load to completion, until ctx is done, or until the first
@@ -217,6 +228,9 @@ func newRunner(cfg Config) (*Runner, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	r := &Runner{cfg: cfg, sender: []byte(cfg.Gen.SenderAddr())}
+	if cfg.ConnectLimit > 0 && cfg.ConnectLimit < cfg.Sessions {
+		r.connecting = make(chan struct{}, cfg.ConnectLimit)
+	}
 	r.helo = "HELO"
 	if cfg.LMTP {
 		r.helo = "LHLO"

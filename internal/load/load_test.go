@@ -344,3 +344,82 @@ func TestRandomDelayIsPerMessage(t *testing.T) {
 		t.Error("mix is not a deterministic spread of (seed, seq)")
 	}
 }
+
+// TestConnectLimit: with ConnectLimit, no more connects are in progress
+// at once than it allows, and every message still goes out; without
+// it, sessions that start together connect together.
+func TestConnectLimit(t *testing.T) {
+	for _, c := range []struct {
+		limit   int
+		wantMax func(int64) bool
+		want    string
+	}{
+		{1, func(n int64) bool { return n == 1 }, "1"},
+		{3, func(n int64) bool { return n >= 2 && n <= 3 }, "2 or 3"},
+		{0, func(n int64) bool { return n > 3 }, "more than 3"},
+	} {
+		srv := newServer(t, nil)
+		cfg := config(srv)
+		cfg.Messages, cfg.Sessions = 40, 8
+		cfg.ConnectLimit = c.limit
+
+		// Each connect stays in progress for a while, so that the
+		// sessions' connects overlap unless they are made to wait.
+		var now, most atomic.Int64
+		dial := cfg.Dial
+		cfg.Dial = func(ctx context.Context) (net.Conn, error) {
+			n := now.Add(1)
+			defer now.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); {
+				m = most.Load()
+			}
+			time.Sleep(5 * time.Millisecond)
+			return dial(ctx)
+		}
+
+		res, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Accepted != 40 || srv.msgs.Load() != 40 {
+			t.Errorf("limit %d: accepted %d, server got %d; want 40",
+				c.limit, res.Accepted, srv.msgs.Load())
+		}
+		if got := most.Load(); !c.wantMax(got) {
+			t.Errorf("limit %d: %d connects at once, want %s",
+				c.limit, got, c.want)
+		}
+	}
+}
+
+// TestConnectLimitStop: a session waiting for its turn to connect
+// leaves when the run is stopped, without counting a failed connect.
+func TestConnectLimitStop(t *testing.T) {
+	srv := newServer(t, nil)
+	cfg := config(srv)
+	cfg.Messages, cfg.Sessions, cfg.ConnectLimit = 2, 2, 1
+	entered := make(chan struct{}, 2)
+	cfg.Dial = func(ctx context.Context) (net.Conn, error) {
+		entered <- struct{}{}
+		<-ctx.Done() // a connect that never completes
+		return nil, ctx.Err()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := Run(ctx, cfg)
+		done <- err
+	}()
+	<-entered
+	select {
+	case <-entered:
+		t.Fatal("a second connect started past the limit of 1")
+	case <-time.After(50 * time.Millisecond):
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the run did not end when stopped")
+	}
+}

@@ -50,6 +50,7 @@ var longOpts = map[string]optKind{
 	"numbering":          kString,
 	"postfix-file-bytes": kFlag,
 	"connect-timeout":    kDuration,
+	"connect-limit":      kInt,
 	"banner-timeout":     kDuration,
 	"reply-timeout":      kDuration,
 	"duration":           kDuration,

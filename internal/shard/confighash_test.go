@@ -77,6 +77,7 @@ func TestConfigHashDifferentLoad(t *testing.T) {
 		{"-q", "50"}, {"--rate", "51"}, {"--starttls"},
 		{"--starttls=opportunistic"}, {"--numbering", "3.9"},
 		{"--postfix-file-bytes"}, {"--connect-timeout", "5s"},
+		{"--connect-limit", "1"},
 		{"--banner-timeout", "5s"}, {"--reply-timeout", "5s"},
 		{"--duration", "30s"}, {"--max-lateness", "1s"},
 		{"--seed", "7"}, {"--allow-few-sessions"}, {"--ehlo"},
