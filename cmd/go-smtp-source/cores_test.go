@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"runtime"
 	"strconv"
@@ -62,6 +63,29 @@ func TestProcessorsFitTheLoad(t *testing.T) {
 		if n := runtime.GOMAXPROCS(0); n != max {
 			t.Errorf("-s %d: %d processors after the run, want %d",
 				c.sessions, n, max)
+		}
+	}
+}
+
+// TestBlockingFits: blocking sockets only for one session to a TCP
+// address of another process.
+func TestBlockingFits(t *testing.T) {
+	tcp := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 25}
+	unix := &net.UnixAddr{Name: "/s", Net: "unix"}
+	for _, c := range []struct {
+		sessions int
+		sk       *builtinSink
+		addr     net.Addr
+		want     bool
+	}{
+		{1, nil, tcp, true},
+		{2, nil, tcp, false},
+		{1, &builtinSink{}, tcp, false},
+		{1, nil, unix, false},
+	} {
+		if got := blockingFits(c.sessions, c.sk, c.addr); got != c.want {
+			t.Errorf("blockingFits(%d, %v, %v) = %v, want %v",
+				c.sessions, c.sk != nil, c.addr, got, c.want)
 		}
 	}
 }

@@ -70,6 +70,11 @@ func (s *session) open(ctx context.Context) (flow, error) {
 func (s *session) dial(ctx context.Context) (net.Conn, error) {
 	for {
 		if err := s.r.connectTurn(ctx); err != nil {
+			// Counted as a connect that the stop cut short, as one
+			// in progress would be, so that errors add up.
+			if s.rec != nil {
+				s.rec.Fail(metrics.Connect, metrics.Classify(err))
+			}
 			return nil, err
 		}
 		start := time.Now()
