@@ -111,17 +111,8 @@ func DialBlocking(ctx context.Context, addr net.Addr,
 func (c *Blocking) prepare(network string, timeout time.Duration,
 	setup func(fd int) error) error {
 
-	if network == "tcp" {
-		err := syscall.SetsockoptInt(c.fd, syscall.IPPROTO_TCP,
-			syscall.TCP_NODELAY, 1)
-		if err != nil {
-			return os.NewSyscallError("setsockopt TCP_NODELAY", err)
-		}
-	}
-	if setup != nil {
-		if err := setup(c.fd); err != nil {
-			return err
-		}
+	if err := setOptions(c.fd, network, setup); err != nil {
+		return err
 	}
 	if timeout > 0 {
 		// Linux bounds a blocking connect by SO_SNDTIMEO.
@@ -236,17 +227,7 @@ func (c *Blocking) Write(b []byte) (int, error) {
 
 // WriteBuffers writes all of bufs with writev(2), as Conn's does.
 func (c *Blocking) WriteBuffers(bufs [][]byte) (int64, error) {
-	var total int64
-	for len(bufs) > 0 {
-		group := bufs[:min(len(bufs), maxIovecs)]
-		bufs = bufs[len(group):]
-		n, err := c.writeGroup("writev", group)
-		total += int64(n)
-		if err != nil {
-			return total, err
-		}
-	}
-	return total, nil
+	return inGroups(bufs, c.writeGroup)
 }
 
 func (c *Blocking) writeGroup(op string, bufs [][]byte) (int, error) {

@@ -47,7 +47,43 @@ func fullListener(t *testing.T) *net.TCPAddr {
 	return nil
 }
 
-func TestDialBlockingErrors(t *testing.T) {
+// dialFunc is DialBlocking or DialPolled.
+type dialFunc func(ctx context.Context, addr net.Addr, timeout time.Duration,
+	setup func(int) error) (net.Conn, error)
+
+// dials are the two ways to connect, for the tests of their errors.
+var dials = []struct {
+	name string
+	dial dialFunc
+}{
+	{"polled", func(ctx context.Context, addr net.Addr,
+		timeout time.Duration, setup func(int) error) (net.Conn, error) {
+		ta, ok := addr.(*net.TCPAddr)
+		if !ok {
+			return nil, errors.New("not TCP")
+		}
+		return DialPolled(ctx, ta, timeout, setup)
+	}},
+	{"blocking", func(ctx context.Context, addr net.Addr,
+		timeout time.Duration, setup func(int) error) (net.Conn, error) {
+		return DialBlocking(ctx, addr, timeout, setup)
+	}},
+}
+
+func TestDialErrors(t *testing.T) {
+	for _, d := range dials {
+		t.Run(d.name, func(t *testing.T) { testDialErrors(t, d.dial) })
+	}
+	t.Run("blocking/no such socket", func(t *testing.T) {
+		a := &net.UnixAddr{Name: t.TempDir() + "/none", Net: "unix"}
+		_, err := DialBlocking(context.Background(), a, 0, nil)
+		if !errors.Is(err, syscall.ENOENT) {
+			t.Errorf("connect to a missing socket: %v", err)
+		}
+	})
+}
+
+func testDialErrors(t *testing.T, dial dialFunc) {
 	t.Run("refused", func(t *testing.T) {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -55,7 +91,7 @@ func TestDialBlockingErrors(t *testing.T) {
 		}
 		addr := ln.Addr().(*net.TCPAddr)
 		ln.Close()
-		_, err = DialBlocking(context.Background(), addr, 0, nil)
+		_, err = dial(context.Background(), addr, 0, nil)
 		var op *net.OpError
 		var se *os.SyscallError
 		if !errors.Is(err, syscall.ECONNREFUSED) ||
@@ -69,17 +105,10 @@ func TestDialBlockingErrors(t *testing.T) {
 			t.Errorf("error %q, want %q", err, want)
 		}
 	})
-	t.Run("no such socket", func(t *testing.T) {
-		a := &net.UnixAddr{Name: t.TempDir() + "/none", Net: "unix"}
-		_, err := DialBlocking(context.Background(), a, 0, nil)
-		if !errors.Is(err, syscall.ENOENT) {
-			t.Errorf("connect to a missing socket: %v", err)
-		}
-	})
 	t.Run("setup fails", func(t *testing.T) {
 		addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
 		bad := errors.New("no such option")
-		_, err := DialBlocking(context.Background(), addr, 0,
+		_, err := dial(context.Background(), addr, 0,
 			func(int) error { return bad })
 		if !errors.Is(err, bad) {
 			t.Errorf("setup's error lost: %v", err)
@@ -88,7 +117,7 @@ func TestDialBlockingErrors(t *testing.T) {
 	t.Run("timeout", func(t *testing.T) {
 		addr := fullListener(t)
 		start := time.Now()
-		_, err := DialBlocking(context.Background(), addr,
+		_, err := dial(context.Background(), addr,
 			100*time.Millisecond, nil)
 		took := time.Since(start)
 		var ne net.Error
@@ -105,12 +134,21 @@ func TestDialBlockingErrors(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(50*time.Millisecond, cancel)
 		start := time.Now()
-		_, err := DialBlocking(ctx, addr, 0, nil)
+		_, err := dial(ctx, addr, 0, nil)
 		if !errors.Is(err, context.Canceled) {
 			t.Errorf("connect cut short: %v", err)
 		}
 		if took := time.Since(start); took > 2*time.Second {
 			t.Errorf("a cancelled connect took %v", took)
+		}
+	})
+	t.Run("ended context", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		addr := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9}
+		_, err := dial(ctx, addr, 0, nil)
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("connect with an ended context: %v", err)
 		}
 	})
 }
@@ -119,7 +157,7 @@ func TestDialBlockingErrors(t *testing.T) {
 // deadline with what it wrote; a shorter read deadline than the one in
 // force on the socket is honoured.
 func TestBlockingDeadlines(t *testing.T) {
-	c, srv := pair(t, "tcp", kinds[1].dial)
+	c, srv := pair(t, "tcp", kinds[2].dial)
 
 	t.Run("write", func(t *testing.T) {
 		// The server reads nothing: the socket buffers fill.
@@ -158,7 +196,7 @@ func TestBlockingDeadlines(t *testing.T) {
 // TestBlockingCloseDuringRead: Close from another goroutine ends a read
 // in progress, and the descriptor is closed once the read is out.
 func TestBlockingCloseDuringRead(t *testing.T) {
-	c, _ := pair(t, "tcp", kinds[1].dial)
+	c, _ := pair(t, "tcp", kinds[2].dial)
 	b := c.(*Blocking)
 	errc := make(chan error, 1)
 	go func() {

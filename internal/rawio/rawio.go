@@ -1,7 +1,7 @@
 // Package rawio is a TCP or UNIX-domain connection whose reads and
-// writes skip the Go runtime's system-call bookkeeping (Conn), or, for
-// a process with a single session, the runtime's network poller
-// altogether (Blocking).
+// writes skip the Go runtime's system-call bookkeeping (Conn, made by
+// Wrap from package net's or by DialPolled), or, for a process with a
+// single session, the runtime's network poller altogether (Blocking).
 //
 // A load generator's session spends its life in short read(2) and
 // write(2) calls on a non-blocking socket, each followed by a wait in
@@ -46,6 +46,10 @@ type Conn struct {
 	vn   int
 	verr syscall.Errno
 	vecF func(uintptr) bool
+
+	// closedErr, if set, turns the error of a call that Close cut
+	// short into net.ErrClosed, where the descriptor's own words differ.
+	closedErr func(error) error
 }
 
 // rawConner is what *net.TCPConn and *net.UnixConn have.
@@ -65,6 +69,12 @@ func Wrap(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
+	return newConn(c, rc)
+}
+
+// newConn returns c, whose descriptor rc reaches, with raw reads and
+// writes.
+func newConn(c net.Conn, rc syscall.RawConn) *Conn {
 	w := &Conn{Conn: c, rc: rc}
 	w.readF, w.vecF = w.read1, w.writev1
 	return w
@@ -126,11 +136,19 @@ const maxIovecs = 1024
 // WriteBuffers writes all of bufs with writev(2), as net.Buffers'
 // WriteTo does on a *net.TCPConn, and returns the bytes written.
 func (c *Conn) WriteBuffers(bufs [][]byte) (int64, error) {
+	return inGroups(bufs, c.writeGroup)
+}
+
+// inGroups writes bufs with write, at most maxIovecs buffers at a time,
+// and returns the bytes written.
+func inGroups(bufs [][]byte,
+	write func(op string, group [][]byte) (int, error)) (int64, error) {
+
 	var total int64
 	for len(bufs) > 0 {
 		group := bufs[:min(len(bufs), maxIovecs)]
 		bufs = bufs[len(group):]
-		n, err := c.writeGroup("writev", group)
+		n, err := write("writev", group)
 		total += int64(n)
 		if err != nil {
 			return total, err
@@ -232,6 +250,9 @@ func (v *iovecs) clear() { clear(v.vec) }
 // opError wraps err as package net does, so that callers that look for
 // a *net.OpError, a timeout or an errno find them.
 func (c *Conn) opError(op string, err error) error {
+	if c.closedErr != nil {
+		err = c.closedErr(err)
+	}
 	return &net.OpError{Op: op, Net: c.LocalAddr().Network(),
 		Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }

@@ -19,8 +19,8 @@ type client interface {
 	WriteBuffers(bufs [][]byte) (int64, error)
 }
 
-// kinds are the two ways to make a client connection: Wrap over one
-// from package net, and DialBlocking.
+// kinds are the ways to make a client connection: Wrap over one from
+// package net, DialPolled (TCP only) and DialBlocking.
 var kinds = []struct {
 	name string
 	dial func(t *testing.T, network, addr string) client
@@ -33,6 +33,20 @@ var kinds = []struct {
 		c, ok := Wrap(nc).(*Conn)
 		if !ok {
 			t.Fatalf("Wrap(%T) did not wrap", nc)
+		}
+		return c
+	}},
+	{"polled", func(t *testing.T, network, addr string) client {
+		if network != "tcp" {
+			t.Skip("DialPolled makes TCP connections only")
+		}
+		ta, err := net.ResolveTCPAddr("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := DialPolled(context.Background(), ta, 0, nil)
+		if err != nil {
+			t.Fatal(err)
 		}
 		return c
 	}},
@@ -254,6 +268,9 @@ func testErrors(t *testing.T, pair pairFunc) {
 		}
 		if _, err := c.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
 			t.Errorf("write after Close: %v", err)
+		}
+		if err := c.Close(); !errors.Is(err, net.ErrClosed) {
+			t.Errorf("second Close: %v", err)
 		}
 	})
 }

@@ -42,37 +42,38 @@ type Dialer struct {
 	// Blocking makes connections on blocking sockets that the Go
 	// runtime's poller never sees (rawio.Blocking): the cheapest for a
 	// process with one session, and a thread per session for more.
+	// Without it, TCP connections are rawio.DialPolled's and UNIX-domain
+	// ones package net's, both with raw reads and writes.
 	Blocking bool
 }
 
 // errNoAddr is returned by Dial without an address to dial.
 var errNoAddr = errors.New("no address to connect to")
 
-// Dial opens one connection to d.Addr. A failed connect returns the
-// *net.OpError from package net; [ErrnoText] renders it as
+// Dial opens one connection to d.Addr. A failed connect returns a
+// *net.OpError shaped as package net's; [ErrnoText] renders it as
 // smtp-source does.
 func (d *Dialer) Dial(ctx context.Context) (net.Conn, error) {
-	nd := net.Dialer{
-		Timeout: d.Timeout,
-		Control: d.control,
-		// No keep-alive tuning: Go's 15 s probes are not Postfix's.
-		KeepAlive: -1,
-	}
-
-	if d.Blocking {
-		return d.dialBlocking(ctx)
-	}
 	switch a := d.Addr.(type) {
 	case *net.TCPAddr:
 		// smtp-source's sane_connect(3) turns on SO_KEEPALIVE for
 		// IPv4 only, with the kernel's timers.
-		if a.IP.To4() != nil {
-			nd.KeepAliveConfig = net.KeepAliveConfig{
-				Enable: true, Idle: -1, Interval: -1, Count: -1,
-			}
+		setup := d.setup(a.IP.To4() != nil)
+		if d.Blocking {
+			return blocking(rawio.DialBlocking(ctx, a, d.Timeout, setup))
 		}
-		return raw(nd.DialContext(ctx, "tcp", a.String()))
+		c, err := rawio.DialPolled(ctx, a, d.Timeout, setup)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
 	case *net.UnixAddr:
+		if d.Blocking {
+			ua := &net.UnixAddr{Name: sockName(a.Name), Net: "unix"}
+			return blocking(rawio.DialBlocking(ctx, ua, d.Timeout,
+				d.setup(false)))
+		}
+		nd := net.Dialer{Timeout: d.Timeout, Control: d.control}
 		return raw(nd.DialContext(ctx, "unix", sockName(a.Name)))
 	}
 	return nil, errNoAddr
@@ -87,20 +88,19 @@ func raw(c net.Conn, err error) (net.Conn, error) {
 	return rawio.Wrap(c), nil
 }
 
-// dialBlocking is Dial for Blocking: the same socket options, set on
-// the descriptor before connect, SO_KEEPALIVE included.
-func (d *Dialer) dialBlocking(ctx context.Context) (net.Conn, error) {
-	addr := d.Addr
-	keepAlive := false
-	switch a := addr.(type) {
-	case *net.TCPAddr:
-		keepAlive = a.IP.To4() != nil
-	case *net.UnixAddr:
-		addr = &net.UnixAddr{Name: sockName(a.Name), Net: "unix"}
-	default:
-		return nil, errNoAddr
+// blocking returns DialBlocking's connection as a net.Conn, and a nil
+// one on failure.
+func blocking(c *rawio.Blocking, err error) (net.Conn, error) {
+	if err != nil {
+		return nil, err
 	}
-	setup := func(fd int) error {
+	return c, nil
+}
+
+// setup returns what sets the socket options before connect:
+// setOptions, then SO_KEEPALIVE if keepAlive.
+func (d *Dialer) setup(keepAlive bool) func(fd int) error {
+	return func(fd int) error {
 		if err := d.setOptions(fd); err != nil || !keepAlive {
 			return err
 		}
@@ -108,11 +108,6 @@ func (d *Dialer) dialBlocking(ctx context.Context) (net.Conn, error) {
 			unix.SO_KEEPALIVE, 1)
 		return os.NewSyscallError("setsockopt SO_KEEPALIVE", err)
 	}
-	c, err := rawio.DialBlocking(ctx, addr, d.Timeout, setup)
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
 }
 
 // control sets the socket options before connect (setOptions).
