@@ -77,6 +77,10 @@ func listenTCP(ctx context.Context, t Target, f Family,
 			return controlListen(c, windowSize)
 		},
 	}
+	// Go listens with Multipath TCP where the kernel has it; smtp-sink
+	// listens with TCP. An MPTCP listener takes plain TCP clients too,
+	// but every handshake and accept then goes through MPTCP's code.
+	lc.SetMultipathTCP(false)
 	ln, err := lc.Listen(ctx, network, ta.String())
 	if err != nil {
 		return nil, listenError(err,

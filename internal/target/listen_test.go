@@ -37,6 +37,12 @@ func TestListenTCP(t *testing.T) {
 	if got := sockopt(t, sc, unix.SOL_SOCKET, unix.SO_REUSEPORT); got != 1 {
 		t.Errorf("SO_REUSEPORT = %d, want 1", got)
 	}
+	// TCP, as smtp-sink listens, not Go's default Multipath TCP.
+	got := sockopt(t, sc, unix.SOL_SOCKET, unix.SO_PROTOCOL)
+	if got != unix.IPPROTO_TCP {
+		t.Errorf("SO_PROTOCOL = %d, want IPPROTO_TCP (%d)", got,
+			unix.IPPROTO_TCP)
+	}
 
 	// Accepted connections inherit the listener's -T buffers.
 	conn, err := net.Dial("tcp", ln.Addr().String())
