@@ -229,7 +229,7 @@ func sameRun(ins []input) error {
 		err := fmt.Errorf("%s differ: %q in %s, %q in %s", what, va,
 			a.from, vb, b.from)
 		if x.ConfigHash != y.ConfigHash && x.RunID == y.RunID {
-			d := shard.ConfigDiff(argsOf(x), argsOf(y))
+			d := shard.ResultsDiff(x, y)
 			if d != "" {
 				err = fmt.Errorf("%w (first difference: %s)", err, d)
 			}
@@ -237,23 +237,6 @@ func sameRun(ins []input) error {
 		return err
 	}
 	return nil
-}
-
-// argsOf returns the command line a result keeps in its config, or nil.
-func argsOf(r *metrics.Result) []string {
-	if args, ok := r.Config["args"].([]string); ok {
-		return args
-	}
-	list, _ := r.Config["args"].([]any) // as decoded from JSON
-	var args []string
-	for _, v := range list {
-		s, ok := v.(string)
-		if !ok {
-			return nil
-		}
-		args = append(args, s)
-	}
-	return args
 }
 
 func shardOf(r *metrics.Result) string {

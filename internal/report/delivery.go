@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/metrics"
+	"github.com/go-smtp-source/go-smtp-source/internal/shard"
 )
 
 // DeliveryStats pairs a sender's result with a receiver's (go-smtp-sink
@@ -79,7 +80,26 @@ func mergeSide(rs []*metrics.Result) (*metrics.Result, error) {
 	case 1:
 		return rs[0], nil
 	}
-	return metrics.Merge(rs...)
+	r, err := metrics.Merge(rs...)
+	if err != nil {
+		if d := configDiff(rs); d != "" {
+			err = fmt.Errorf("%w (first difference: %s)", err, d)
+		}
+	}
+	return r, err
+}
+
+// configDiff names the first option in which a result of the same run
+// was made with different options than the first result, or "".
+func configDiff(rs []*metrics.Result) string {
+	a := rs[0]
+	for _, b := range rs[1:] {
+		if a.Format == b.Format && a.RunID == b.RunID &&
+			a.ConfigHash != b.ConfigHash {
+			return shard.ResultsDiff(a, b)
+		}
+	}
+	return ""
 }
 
 // deliveryStats returns the delivery section of a report of sender's

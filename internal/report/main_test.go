@@ -114,6 +114,15 @@ func TestMainErrors(t *testing.T) {
 	other := typicalRun(1, 10)
 	other.RunID = "another-run"
 	otherRun := writeResult(t, dir, "other.json", other)
+	// Two shards of one run, one made with another -m.
+	opts := func(name string, args ...string) string {
+		r := typicalRun(1, 10)
+		r.Config = map[string]any{"args": args}
+		r.ConfigHash = "sha256:" + strings.Join(args, ",")
+		return writeResult(t, dir, name, r)
+	}
+	m100 := opts("m100.json", "-s", "5", "-m", "100", "mx")
+	m200 := opts("m200.json", "-s", "5", "-m", "200", "mx")
 	garbage := filepath.Join(dir, "garbage.json")
 	os.WriteFile(garbage, []byte(`{"format": "go-smtp-source-result/1",`+
 		"\n"+`"messages": {"accepted": -1}}`), 0o644)
@@ -133,6 +142,10 @@ func TestMainErrors(t *testing.T) {
 			[]string{good, wrong}},
 		{"stdin", 1, "stdin: not a result document", []string{"-"}},
 		{"runs", 1, "merge: run ids differ", []string{good, otherRun}},
+		{"options", 1, "config hashes differ: " +
+			`"sha256:-s,5,-m,100,mx" and "sha256:-s,5,-m,200,mx" ` +
+			`(first difference: -m="100" in one, -m="200" in the other)`,
+			[]string{m100, m200}},
 		{"no file", 2, "report: no result file", nil},
 		{"stdin twice", 2, `"-" given twice`, []string{"-", "-"}},
 		{"same file twice", 1, "the same result is given twice",

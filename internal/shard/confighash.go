@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-smtp-source/go-smtp-source/internal/metrics"
 )
 
 // What an option is to the config hash. Every option of go-smtp-source
@@ -129,8 +131,7 @@ func ConfigHash(args []string) (string, error) {
 // canonical returns the canonical text of args: a version line, one
 // line per option in key order, then the operands in order.
 func canonical(args []string) (string, error) {
-	opts := map[string]string{}
-	operands, err := scan(args, opts)
+	opts, operands, err := parse(args)
 	if err != nil {
 		return "", err
 	}
@@ -143,6 +144,13 @@ func canonical(args []string) (string, error) {
 		fmt.Fprintf(&b, "operand=%s\n", strconv.Quote(o))
 	}
 	return b.String(), nil
+}
+
+// parse returns the hashed options of args, by name, and the operands.
+func parse(args []string) (map[string]string, []string, error) {
+	opts := map[string]string{}
+	operands, err := scan(args, opts)
+	return opts, operands, err
 }
 
 // scan walks args as getopt does, records the hashed options in opts
@@ -310,18 +318,36 @@ func perSecond(s string, plain bool) (float64, error) {
 }
 
 // ConfigDiff names the first load-affecting option in which two command
-// lines differ, in the canonical form ConfigHash hashes (`m="100"`,
-// `operand="mx:25"`), as "X in a, Y in b"; "" when they hash alike or
-// one cannot be read.
+// lines differ, in the canonical form ConfigHash hashes (`-m="100"`,
+// `operand="mx:25"`), as "X in one, Y in the other", where an option
+// one line lacks is "no -d"; "" when they hash alike or one cannot be
+// read. Options are compared by name, in key order, then operands by
+// position.
 func ConfigDiff(a, b []string) string {
-	ca, erra := canonical(a)
-	cb, errb := canonical(b)
-	if erra != nil || errb != nil || ca == cb {
+	oa, pa, erra := parse(a)
+	ob, pb, errb := parse(b)
+	if erra != nil || errb != nil {
 		return ""
 	}
-	la, lb := strings.Split(ca, "\n"), strings.Split(cb, "\n")
-	for i := range max(len(la), len(lb)) {
-		x, y := lineAt(la, i), lineAt(lb, i)
+
+	keys := slices.Sorted(maps.Keys(oa))
+	for k := range ob {
+		if _, ok := oa[k]; !ok {
+			keys = append(keys, k)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		x, inA := oa[k]
+		y, inB := ob[k]
+		if inA != inB || x != y {
+			return fmt.Sprintf("%s in one, %s in the other",
+				optionText(k, x, inA), optionText(k, y, inB))
+		}
+	}
+
+	for i := range max(len(pa), len(pb)) {
+		x, y := operandText(pa, i), operandText(pb, i)
 		if x != y {
 			return fmt.Sprintf("%s in one, %s in the other", x, y)
 		}
@@ -329,10 +355,47 @@ func ConfigDiff(a, b []string) string {
 	return ""
 }
 
-// lineAt returns lines[i], or "nothing" past the end.
-func lineAt(lines []string, i int) string {
-	if i >= len(lines) || lines[i] == "" {
-		return "nothing"
+// ResultsDiff is ConfigDiff of the command lines two results keep in
+// their config ("args"), or "" when either lacks one.
+func ResultsDiff(a, b *metrics.Result) string {
+	x, y := ArgsOf(a), ArgsOf(b)
+	if x == nil || y == nil {
+		return ""
 	}
-	return lines[i]
+	return ConfigDiff(x, y)
+}
+
+// ArgsOf returns the command line a result keeps in its config, or nil.
+func ArgsOf(r *metrics.Result) []string {
+	if args, ok := r.Config["args"].([]string); ok {
+		return args
+	}
+	list, _ := r.Config["args"].([]any) // as decoded from JSON
+	var args []string
+	for _, v := range list {
+		s, ok := v.(string)
+		if !ok {
+			return nil
+		}
+		args = append(args, s)
+	}
+	return args
+}
+
+// optionText is option k as the canonical form writes it, or "no k"
+// when the command line lacks it.
+func optionText(k, v string, present bool) string {
+	if !present {
+		return "no " + k
+	}
+	return k + "=" + strconv.Quote(v)
+}
+
+// operandText is operand i as the canonical form writes it, or "no
+// operand" past the end.
+func operandText(operands []string, i int) string {
+	if i >= len(operands) {
+		return "no operand"
+	}
+	return "operand=" + strconv.Quote(operands[i])
 }

@@ -186,9 +186,13 @@ func TestConfigDiff(t *testing.T) {
 		{"-m 10 mx", "-m 20 mx", `-m="10" in one, -m="20" in the other`},
 		{"-m 10 mx", "-m 10 other", `operand="mx" in one, ` +
 			`operand="other" in the other`},
-		{"-m 10 -d mx", "-m 10 mx", `-d="" in one, -m="10" in the other`},
+		// An option one side lacks is named, not the next one along.
+		{"-m 10 -d mx", "-m 10 mx", `-d="" in one, no -d in the other`},
+		{"-m 10 mx", "-d -m 10 mx", `no -d in one, -d="" in the other`},
+		{"-s 5 -m 10 mx", "-m 10 -w 1 mx", `-s="5" in one, no -s in ` +
+			`the other`},
 		{"-m 10 mx", "-m 10 mx extra",
-			`nothing in one, operand="extra" in the other`},
+			`no operand in one, operand="extra" in the other`},
 	}
 	for _, c := range cases {
 		got := ConfigDiff(strings.Fields(c.a), strings.Fields(c.b))
