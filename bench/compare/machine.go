@@ -28,7 +28,7 @@ func describeMachine(cfg *config) machine {
 		kernel:    firstLine(readFile("/proc/sys/kernel/osrelease")),
 		goVersion: runtime.Version(),
 		postfix: output(filepath.Join(filepath.Dir(cfg.postfixSink),
-			"postconf"), "-h", "mail_version"),
+			"postconf"), "-d", "-h", "mail_version"),
 		commit:    commit(cfg.repo),
 		loadStart: loadAverage(),
 	}
