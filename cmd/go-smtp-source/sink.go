@@ -25,7 +25,7 @@ func startSink(o *options, log *slog.Logger) (*builtinSink, error) {
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := listenLoopback()
 	if err != nil {
 		return nil, err
 	}
@@ -33,6 +33,14 @@ func startSink(o *options, log *slog.Logger) (*builtinSink, error) {
 		done: make(chan error, 1)}
 	go func() { b.done <- srv.Serve(context.Background(), ln) }()
 	return b, nil
+}
+
+// listenLoopback listens on a free loopback port with TCP, as the client
+// connects, not Go's default Multipath TCP.
+func listenLoopback() (net.Listener, error) {
+	var lc net.ListenConfig
+	lc.SetMultipathTCP(false)
+	return lc.Listen(context.Background(), "tcp", "127.0.0.1:0")
 }
 
 // builtinConfig offers what the client is asked to use: STARTTLS or

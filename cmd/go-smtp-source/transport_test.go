@@ -372,3 +372,27 @@ func TestTransportPortsExhausted(t *testing.T) {
 		t.Logf("stderr:\n%s", r.stderr)
 	}
 }
+
+// TestBuiltinSinkListensTCP checks that the built-in sink listens with
+// TCP, as smtp-sink does, not Go's default Multipath TCP.
+func TestBuiltinSinkListensTCP(t *testing.T) {
+	ln, err := listenLoopback()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	rc, err := ln.(syscall.Conn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var proto int
+	var serr error
+	rc.Control(func(fd uintptr) {
+		proto, serr = syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET,
+			syscall.SO_PROTOCOL)
+	})
+	if serr != nil || proto != syscall.IPPROTO_TCP {
+		t.Errorf("SO_PROTOCOL = %d (%v), want IPPROTO_TCP (%d)", proto,
+			serr, syscall.IPPROTO_TCP)
+	}
+}
