@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -489,4 +490,35 @@ func TestVerbose(t *testing.T) {
 			prog+": "+dialogue[next], r.stderr)
 	}
 	checkServer(t, srv)
+}
+
+// TestSummaryLineMatchesTable checks that the one-line summary gives
+// the same elapsed time and rate as the table under it.
+func TestSummaryLineMatchesTable(t *testing.T) {
+	r := runCmd(t, "-s", "5", "-m", "50", "-d", "sink:")
+	if r.code != 0 {
+		t.Fatalf("exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+	line := regexp.MustCompile(`elapsed=(\d+\.\d{3})s rate=(\d+\.\d)/s`).
+		FindStringSubmatch(r.stderr)
+	start := regexp.MustCompile(`(?m)^  start .*, elapsed (\S+)$`).
+		FindStringSubmatch(r.stderr)
+	success := regexp.MustCompile(`(?m)^  success .*, (\d+\.\d) msg/s$`).
+		FindStringSubmatch(r.stderr)
+	if line == nil || start == nil || success == nil {
+		t.Fatalf("no elapsed time or rate in the line or the table:\n%s",
+			r.stderr)
+	}
+	if line[2] != success[1] {
+		t.Errorf("line's rate %s/s, table's %s msg/s", line[2], success[1])
+	}
+	d, err := time.ParseDuration(start[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each rounds the same time: to the millisecond, and to 4 digits.
+	sec, _ := strconv.ParseFloat(line[1], 64)
+	if diff := sec - d.Seconds(); diff > 0.0006 || diff < -0.0006 {
+		t.Errorf("line's elapsed %ss, table's %s", line[1], start[1])
+	}
 }

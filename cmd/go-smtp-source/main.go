@@ -321,10 +321,14 @@ func startProfile(path string) (func(), error) {
 // when the run was measured, the report's table, indented so that it
 // never reads as a diagnostic.
 func printSummary(w io.Writer, r load.Result, doc *metrics.Result) {
-	printSummaryLine(w, r)
 	if doc == nil {
+		printSummaryLine(w, r)
 		return
 	}
+	// The line gives the table's elapsed time and rate, which are the
+	// result's, not the load's own clock a moment apart.
+	r.Elapsed = time.Duration(doc.ElapsedNS)
+	printSummaryLine(w, r)
 	var b bytes.Buffer
 	if err := report.Text(&b, doc); err != nil {
 		fmt.Fprintf(w, "%s: summary table: %v\n", prog, err)
