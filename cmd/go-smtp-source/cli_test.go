@@ -248,6 +248,14 @@ func TestBadInput(t *testing.T) {
 			fatal: "bad TCP window size: 0"},
 		{name: "-w 0", args: []string{"-w", "0", "h"},
 			fatal: "bad fixed delay: 0"},
+		// The first bad number on the line is named, as smtp-source
+		// checks each where it stands.
+		{name: "-w 0 -R 0", args: []string{"-w", "0", "-R", "0", "h"},
+			fatal: "bad fixed delay: 0"},
+		{name: "-R 0 -w 0", args: []string{"-R", "0", "-w", "0", "h"},
+			fatal: "bad random delay: 0"},
+		{name: "-m 0 then a good -m", args: []string{"-m", "0", "-m", "5",
+			"h"}, fatal: "bad message count: 0"},
 		{name: "-R with -w", args: []string{"-R", "1", "-w", "1", "h"},
 			fatal: "do not use -w and -R options at the same time"},
 		{name: "-F with -l", args: []string{"-F", file, "-l", "10", "h"},

@@ -170,10 +170,26 @@ func parseArgs(prog string, args []string) (_ *options, err error) {
 	help := flag('h', "help")
 	version := flag(0, "version")
 
-	if err := set.Getopt(append([]string{prog}, rewriteLegacy(args)...),
-		nil); err != nil {
+	// As smtp-source, refuse a bad number where it stands: of "-w 0
+	// -R 0", -w is named. After --help or --version nothing is checked.
+	var badNumber error
+	helpOrVersion := false
+	err = set.Getopt(append([]string{prog}, rewriteLegacy(args)...),
+		func(opt getopt.Option) bool {
+			switch {
+			case opt.LongName() == "help" || opt.LongName() == "version":
+				helpOrVersion = true
+			case !helpOrVersion:
+				badNumber = checkNumber(opt)
+			}
+			return badNumber == nil
+		})
+	if err != nil {
 		return nil, &usageError{strings.TrimPrefix(
 			cliMessage(prog, err), prog+": ") + " (try --help)"}
+	}
+	if badNumber != nil {
+		return nil, badNumber
 	}
 	o.help, o.version = *help, *version
 	if o.help || o.version {
@@ -250,45 +266,66 @@ func (o *options) numbers(set *getopt.Set, connects, length, msgs, rcpts,
 	type num struct {
 		short rune
 		val   *string
-		what  string
 		dst   func(int64)
 	}
 	nums := []num{
-		{'C', connects, "bad connection count", func(v int64) {
-			o.connects = int(v)
-		}},
-		{'l', length, "bad message length", func(v int64) {
-			o.length = int(v)
-		}},
-		{'m', msgs, "bad message count", func(v int64) { o.messages = v }},
-		{'r', rcpts, "bad recipient count", func(v int64) {
+		{'C', connects, func(v int64) { o.connects = int(v) }},
+		{'l', length, func(v int64) { o.length = int(v) }},
+		{'m', msgs, func(v int64) { o.messages = v }},
+		{'r', rcpts, func(v int64) {
 			o.recipients, o.rcptSet = int(v), true
 		}},
-		{'R', rdelay, "bad random delay", func(v int64) {
-			o.randomDelay = int(v)
-		}},
-		{'s', sess, "bad session count", func(v int64) {
-			o.sessions = int(v)
-		}},
-		{'T', window, "bad TCP window size", func(v int64) {
-			o.windowSize = int(v)
-		}},
-		{'w', wdelay, "bad fixed delay", func(v int64) {
-			o.fixedDelay = int(v)
-		}},
+		{'R', rdelay, func(v int64) { o.randomDelay = int(v) }},
+		{'s', sess, func(v int64) { o.sessions = int(v) }},
+		{'T', window, func(v int64) { o.windowSize = int(v) }},
+		{'w', wdelay, func(v int64) { o.fixedDelay = int(v) }},
 	}
 	o.connects, o.messages, o.recipients, o.sessions = 1, 1, 1, 1
 	for _, n := range nums {
 		if !set.IsSet(n.short) {
 			continue
 		}
-		v, err := strconv.ParseInt(*n.val, 10, 32)
-		if err != nil || v <= 0 {
-			return usagef("%s: %s", n.what, *n.val)
+		v, err := parseNumber(n.short, *n.val)
+		if err != nil {
+			return err
 		}
 		n.dst(v)
 	}
 	return nil
+}
+
+// numberWhat names each of smtp-source's numeric options in the error
+// for a bad value.
+var numberWhat = map[rune]string{
+	'C': "bad connection count",
+	'l': "bad message length",
+	'm': "bad message count",
+	'r': "bad recipient count",
+	'R': "bad random delay",
+	's': "bad session count",
+	'T': "bad TCP window size",
+	'w': "bad fixed delay",
+}
+
+// parseNumber returns the value of numeric option short, or the usage
+// error smtp-source gives for it.
+func parseNumber(short rune, val string) (int64, error) {
+	v, err := strconv.ParseInt(val, 10, 32)
+	if err != nil || v <= 0 {
+		return 0, usagef("%s: %s", numberWhat[short], val)
+	}
+	return v, nil
+}
+
+// checkNumber is parseNumber's error for opt, as Getopt has just set
+// it, when it is one of smtp-source's numeric options.
+func checkNumber(opt getopt.Option) error {
+	name := []rune(opt.ShortName())
+	if len(name) != 1 || numberWhat[name[0]] == "" {
+		return nil
+	}
+	_, err := parseNumber(name[0], opt.String())
+	return err
 }
 
 // limitConnects converts --connect-limit: a whole number, 0 for none.
