@@ -24,9 +24,9 @@ const runLimit = 15 * time.Second
 
 // Prefixes of the command's Postfix-style diagnostic lines.
 const (
-	warnPrefix    = prog + ": warning: "
-	fatalPrefix   = prog + ": fatal: "
-	summaryPrefix = prog + ": summary: "
+	warnPrefix    = name + ": warning: "
+	fatalPrefix   = name + ": fatal: "
+	summaryPrefix = name + ": summary: "
 )
 
 // syncBuffer is a bytes.Buffer that the command's sessions may write to

@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -32,7 +33,15 @@ import (
 	"github.com/go-smtp-source/go-smtp-source/internal/smtp"
 )
 
-const prog = "go-smtp-source"
+// name is the program's own name, for --version.
+const name = "go-smtp-source"
+
+// prog names the program in its diagnostics ("PROG: fatal: ..."): the
+// last element of the name it was run as, so that a copy installed as
+// smtp-source says "smtp-source: fatal: ...", as Postfix's does, while
+// go run's temporary path still reads go-smtp-source. main sets it
+// once, before anything runs; tests run as go-smtp-source.
+var prog = name
 
 // Timeouts smtp-source lacks. They are generous enough never to fire on
 // a healthy server and short enough that a silent one cannot hang a run.
@@ -52,6 +61,9 @@ const (
 const defaultConnectLimit = 8
 
 func main() {
+	if len(os.Args) > 0 && filepath.Base(os.Args[0]) != "." {
+		prog = filepath.Base(os.Args[0])
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -82,7 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, helpText)
 		return cli.ExitOK
 	case o.version:
-		fmt.Fprintln(stdout, prog, version())
+		fmt.Fprintln(stdout, name, version())
 		return cli.ExitOK
 	}
 
