@@ -71,18 +71,9 @@ const timeoutSlack = 5 * time.Millisecond
 func DialBlocking(ctx context.Context, addr net.Addr,
 	timeout time.Duration, setup func(fd int) error) (*Blocking, error) {
 
-	sa, family, network, err := sockaddr(addr)
+	fd, sa, network, err := openSocket(ctx, addr, 0)
 	if err != nil {
-		return nil, dialError(network, addr, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, dialError(network, addr, err)
-	}
-	fd, err := syscall.Socket(family,
-		syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, dialError(network, addr,
-			os.NewSyscallError("socket", err))
+		return nil, err
 	}
 	c := &Blocking{fd: fd, raddr: addr}
 	if err := c.prepare(network, timeout, setup); err != nil {
@@ -423,6 +414,28 @@ func (c *Blocking) SetWriteDeadline(t time.Time) error {
 func (c *Blocking) opError(op string, err error) error {
 	return &net.OpError{Op: op, Net: c.raddr.Network(), Source: c.laddr,
 		Addr: c.raddr, Err: err}
+}
+
+// openSocket makes the socket that DialPolled and DialBlocking connect:
+// of addr's family, SOCK_STREAM|SOCK_CLOEXEC with flags, unless ctx has
+// ended. Its errors are dial errors, as dialError shapes them.
+func openSocket(ctx context.Context, addr net.Addr,
+	flags int) (int, syscall.Sockaddr, string, error) {
+
+	sa, family, network, err := sockaddr(addr)
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err != nil {
+		return -1, nil, network, dialError(network, addr, err)
+	}
+	fd, err := syscall.Socket(family,
+		syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC|flags, 0)
+	if err != nil {
+		return -1, nil, network, dialError(network, addr,
+			os.NewSyscallError("socket", err))
+	}
+	return fd, sa, network, nil
 }
 
 func dialError(network string, addr net.Addr, err error) error {

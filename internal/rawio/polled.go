@@ -22,24 +22,15 @@ import (
 // It makes the connection package net would, with less around it: no
 // address parsing or resolution, no context for the deadline, no
 // getpeername(2) and one poll(2) to see whether the connect is done.
-// With one connection per message that is about a tenth of the
-// client's CPU (at -s 100 into smtp-sink, 1.44 -> 1.27 CPU seconds per
-// 10,000 messages).
+// With one connection per message that was about 8% of the client's
+// CPU (at -s 100 into smtp-sink, 1.31 -> 1.21 CPU seconds per 10,000
+// messages, 15 alternating runs).
 func DialPolled(ctx context.Context, addr *net.TCPAddr,
 	timeout time.Duration, setup func(fd int) error) (*Conn, error) {
 
-	sa, family, network, err := sockaddr(addr)
+	fd, sa, network, err := openSocket(ctx, addr, syscall.SOCK_NONBLOCK)
 	if err != nil {
-		return nil, dialError(network, addr, err)
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, dialError(network, addr, err)
-	}
-	fd, err := syscall.Socket(family,
-		syscall.SOCK_STREAM|syscall.SOCK_NONBLOCK|syscall.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return nil, dialError(network, addr,
-			os.NewSyscallError("socket", err))
+		return nil, err
 	}
 	if err := setOptions(fd, network, setup); err != nil {
 		syscall.Close(fd)
