@@ -165,14 +165,22 @@ func TestRelayDeferred(t *testing.T) {
 			deferred, deferMessages)
 	}
 
-	// A deferred message waits at least the minimal backoff (1s) for
-	// its retry, and a tenth were deferred: the p99 is one of them.
-	// (Whether the p50 stays under a second depends on Postfix keeping
-	// up with the pace, which a busy machine does not promise: logged.)
-	if d.P99NS < int64(time.Second) || d.MaxNS < int64(time.Second) {
-		t.Errorf("relay latency p99 %v max %v: want the retry delay, "+
-			"1s, in the tail", time.Duration(d.P99NS),
-			time.Duration(d.MaxNS))
+	// A deferred message waits for its retry, and a tenth were
+	// deferred: the p99 is one of them. Postfix keeps the retry time
+	// in whole seconds (the queue file's mtime, the second of the
+	// deferral plus the 1 s backoff) and finds it at a scan of the
+	// deferred queue, once a second, so a retry comes from almost at
+	// once to over 2 s after the deferral, about 1 s on average. The
+	// p99, the slowest tenth of the deferred, is then well over a
+	// quarter of a second (a run gave 0.97 s), far above a direct
+	// relay's milliseconds, and the slowest retry over a second.
+	// (Whether the p50 stays low depends on Postfix keeping up with
+	// the pace, which a busy machine does not promise: logged.)
+	if d.P99NS < int64(250*time.Millisecond) ||
+		d.MaxNS < int64(time.Second) {
+		t.Errorf("relay latency p99 %v max %v: want retries in the "+
+			"tail (p99 over 250ms, max over 1s)",
+			time.Duration(d.P99NS), time.Duration(d.MaxNS))
 	}
 	t.Logf("relay latency p50 %v p99 %v max %v",
 		time.Duration(d.P50NS), time.Duration(d.P99NS),
