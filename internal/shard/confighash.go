@@ -138,10 +138,10 @@ func canonical(args []string) (string, error) {
 	var b strings.Builder
 	b.WriteString("go-smtp-source-config/1\n")
 	for _, k := range slices.Sorted(maps.Keys(opts)) {
-		fmt.Fprintf(&b, "%s=%s\n", k, strconv.Quote(opts[k]))
+		b.WriteString(optionText(k, opts[k], true) + "\n")
 	}
-	for _, o := range operands {
-		fmt.Fprintf(&b, "operand=%s\n", strconv.Quote(o))
+	for i := range operands {
+		b.WriteString(operandText(operands, i) + "\n")
 	}
 	return b.String(), nil
 }
@@ -330,14 +330,9 @@ func ConfigDiff(a, b []string) string {
 		return ""
 	}
 
-	keys := slices.Sorted(maps.Keys(oa))
-	for k := range ob {
-		if _, ok := oa[k]; !ok {
-			keys = append(keys, k)
-		}
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	names := maps.Clone(oa)
+	maps.Copy(names, ob)
+	for _, k := range slices.Sorted(maps.Keys(names)) {
 		x, inA := oa[k]
 		y, inB := ob[k]
 		if inA != inB || x != y {
@@ -358,15 +353,15 @@ func ConfigDiff(a, b []string) string {
 // ResultsDiff is ConfigDiff of the command lines two results keep in
 // their config ("args"), or "" when either lacks one.
 func ResultsDiff(a, b *metrics.Result) string {
-	x, y := ArgsOf(a), ArgsOf(b)
+	x, y := argsOf(a), argsOf(b)
 	if x == nil || y == nil {
 		return ""
 	}
 	return ConfigDiff(x, y)
 }
 
-// ArgsOf returns the command line a result keeps in its config, or nil.
-func ArgsOf(r *metrics.Result) []string {
+// argsOf returns the command line a result keeps in its config, or nil.
+func argsOf(r *metrics.Result) []string {
 	if args, ok := r.Config["args"].([]string); ok {
 		return args
 	}
