@@ -47,6 +47,14 @@ type Conn struct {
 	verr syscall.Errno
 	vecF func(uintptr) bool
 
+	// A write staged for the next Read (WriteOnRead): what is left to
+	// send, and how much of the last one went out.
+	staged  [][]byte
+	more    bool // more than one writev(2) takes
+	sending bool
+	sent    int
+	sendF   func(uintptr) bool
+
 	// closedErr, if set, turns the error of a call that Close cut
 	// short into net.ErrClosed, where the descriptor's own words differ.
 	closedErr func(error) error
@@ -76,7 +84,7 @@ func Wrap(c net.Conn) net.Conn {
 // writes.
 func newConn(c net.Conn, rc syscall.RawConn) *Conn {
 	w := &Conn{Conn: c, rc: rc}
-	w.readF, w.vecF = w.read1, w.writev1
+	w.readF, w.vecF, w.sendF = w.read1, w.writev1, w.sendRead1
 	return w
 }
 
@@ -89,13 +97,20 @@ func (c *Conn) Read(b []byte) (int, error) {
 	if len(b) == 0 {
 		return 0, nil
 	}
-	c.rbuf, c.rn, c.rerr = b, 0, 0
-	err := c.rc.Read(c.readF)
+	if c.staged != nil {
+		if err := c.send(b); err != nil {
+			return 0, err
+		}
+	} else {
+		c.rbuf, c.rn, c.rerr = b, 0, 0
+		if err := c.rc.Read(c.readF); err != nil {
+			c.rbuf = nil
+			return 0, c.opError("read", err)
+		}
+	}
 	n, errno := c.rn, c.rerr
 	c.rbuf = nil
 	switch {
-	case err != nil:
-		return 0, c.opError("read", err)
 	case errno != 0:
 		return 0, c.opError("read", os.NewSyscallError("read", errno))
 	case n == 0:
@@ -120,6 +135,98 @@ func (c *Conn) read1(fd uintptr) bool {
 		}
 		return true
 	}
+}
+
+// WriteOnRead stages bufs to be written by the next Read, which sends
+// them and then waits in the poller for the answer before it reads: the
+// answer to a command cannot be there before the command is sent, so
+// the read(2) that would find nothing is not made. Read returns an
+// error with Op "write" when bufs could not be sent; Sent then says how
+// much of them went out. The caller must keep bufs intact until then,
+// and call Read next.
+//
+// It is for a peer that sends nothing unasked, as an SMTP server: bytes
+// that came in since the last read may not end the wait (the poller's
+// word for them can be spent already), so Read waits until the peer
+// sends more, which a server does when it answers. A server, whose
+// clients may pipeline commands, must not use it.
+func (c *Conn) WriteOnRead(bufs [][]byte) {
+	c.staged, c.sent = bufs, 0
+}
+
+// Sent returns how many bytes of the last staged write went out.
+func (c *Conn) Sent() int { return c.sent }
+
+// send writes the staged buffers and reads into b, leaving the read's
+// outcome in c.rn and c.rerr; it returns the error of a write or wait
+// that failed.
+func (c *Conn) send(b []byte) error {
+	bufs := c.staged
+	c.staged = nil
+	group := bufs[:min(len(bufs), maxIovecs)]
+	c.iov.set(group)
+	c.more = len(group) < len(bufs)
+	c.vn, c.verr, c.sending = 0, 0, !c.iov.done() || c.more
+	c.rbuf, c.rn, c.rerr = b, 0, 0
+	err := c.rc.Read(c.sendF)
+	unsent := c.sending
+	c.sending = false
+	if err == nil && c.verr == 0 && (!c.iov.done() || c.more) {
+		// The socket's buffer was full, or there is more than one
+		// writev(2) can take: the rest goes out as a plain write, and
+		// the read waits its turn after it.
+		err = c.finishSend(bufs[len(group):])
+		unsent = err != nil
+		if err == nil {
+			err = c.rc.Read(c.readF)
+		}
+	}
+	c.sent = c.vn
+	c.iov.clear()
+	switch {
+	case c.verr != 0:
+		err = os.NewSyscallError("writev", c.verr)
+	case err == nil:
+		return nil
+	case !unsent:
+		c.rbuf = nil
+		return c.opError("read", err)
+	}
+	c.rbuf = nil
+	return c.opError("write", err)
+}
+
+// finishSend writes what send's first writev(2) left of the group in
+// c.iov, then rest, adding to c.vn; a failed writev(2) leaves its errno
+// in c.verr.
+func (c *Conn) finishSend(rest [][]byte) error {
+	if !c.iov.done() {
+		if err := c.rc.Write(c.vecF); err != nil || c.verr != 0 {
+			return err
+		}
+	}
+	for len(rest) > 0 {
+		group := rest[:min(len(rest), maxIovecs)]
+		rest = rest[len(group):]
+		c.iov.set(group)
+		if err := c.rc.Write(c.vecF); err != nil || c.verr != 0 {
+			return err
+		}
+	}
+	return nil
+}
+
+// sendRead1 is send's step: the first call writes, and waits for the
+// answer when all went out; later calls read.
+func (c *Conn) sendRead1(fd uintptr) bool {
+	if c.sending {
+		c.sending = false
+		if !c.writev1(fd) || c.verr != 0 || c.more {
+			return true // not all sent: send finishes it
+		}
+		return false // sent: wait for the answer
+	}
+	return c.read1(fd)
 }
 
 // Write writes all of b as net.Conn's Write does.

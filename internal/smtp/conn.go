@@ -124,6 +124,11 @@ type Conn struct {
 
 	// Bytes written and read since the last TakeBytes.
 	out, in int64
+
+	// The sender whose staged bytes the next read sends (stage), and
+	// a command's line as a group of one buffer, for it.
+	staged sender
+	one    [1][]byte
 }
 
 // counter counts the bytes read from a Conn's connection.
@@ -317,10 +322,37 @@ func (c *Conn) roundTrip(p Phase, start time.Time) (Reply, error) {
 	}
 	c.wbuf = append(c.wbuf, '\r', '\n')
 	c.deadline(start, c.opt.ReplyTimeout)
+	c.one[0] = c.wbuf
+	if c.stage(c.one[:]) {
+		return c.read(p)
+	}
 	if err := c.write(c.wbuf); err != nil {
 		return Reply{}, ioError(p, err)
 	}
 	return c.read(p)
+}
+
+// sender is a connection that sends a command as the first step of
+// reading its reply, and waits for the reply without first trying a
+// read(2) that would find nothing (rawio.Conn). Its Read fails with an
+// error whose Op is "write" when the command could not be sent.
+type sender interface {
+	WriteOnRead(bufs [][]byte)
+	Sent() int // bytes of the staged command that went out
+}
+
+// stage hands bufs to a sender, to go out when the reply is read, and
+// reports whether it did: not for other connections, nor when received
+// bytes wait in the buffer (the reply may be among them, and the read
+// that sends would not come).
+func (c *Conn) stage(bufs [][]byte) bool {
+	st, ok := c.nc.(sender)
+	if !ok || c.br.Buffered() > 0 {
+		return false
+	}
+	st.WriteOnRead(bufs)
+	c.staged = st
+	return true
 }
 
 func (c *Conn) read(p Phase) (Reply, error) {
@@ -329,12 +361,23 @@ func (c *Conn) read(p Phase) (Reply, error) {
 		trace = func(line []byte) { t(false, line) }
 	}
 	r, err := readReply(c.br, &c.rb, trace)
+	if st := c.staged; st != nil {
+		// Sent or not, the staged bytes are the read's to count.
+		c.out += int64(st.Sent())
+		c.staged = nil
+	}
 	if err != nil {
 		ioe := ioError(p, err)
-		ioe.Read = true
+		ioe.Read = !sendFailed(err)
 		return Reply{}, ioe
 	}
 	return r, nil
+}
+
+// sendFailed says whether err is a sender's failure to send.
+func sendFailed(err error) bool {
+	var oe *net.OpError
+	return errors.As(err, &oe) && oe.Op == "write"
 }
 
 // deadline makes the connection's deadline lie between now+d and

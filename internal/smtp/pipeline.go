@@ -99,15 +99,23 @@ func (p *Pipeline) Content(head, body []byte) {
 // Flush writes the queued group in one write (one writev when large
 // content is queued) and calls the Options' Dot hook when the group
 // ended a message's content. The group is cleared, written or not.
+//
+// When the connection can send as it reads (a sender, rawio.Conn), the
+// group goes out with the next Reply instead, and a failure to send is
+// that Reply's error: the next call must then be Reply, before anything
+// is queued. The Dot hook is called all the same, as smtp-source counts
+// a message when its dot is in the buffer.
 func (p *Pipeline) Flush() error {
 	c := p.c
 	p.start = time.Now()
 	c.deadline(p.start, c.opt.ReplyTimeout)
 
 	var err error
-	if len(p.segs) == 0 {
+	switch {
+	case c.stage(p.gather()):
+	case len(p.segs) == 0:
 		err = c.write(p.buf)
-	} else {
+	default:
 		err = p.writev()
 	}
 	dot := p.dot
@@ -165,8 +173,11 @@ type buffersWriter interface {
 	WriteBuffers(bufs [][]byte) (int64, error)
 }
 
-// writev writes buf with the large content between its bytes.
-func (p *Pipeline) writev() error {
+// gather returns the group as buffers: buf with the large content
+// between its bytes. They stay in vec, and reference buf and the
+// content, until the next group is gathered.
+func (p *Pipeline) gather() net.Buffers {
+	clear(p.vec) // let the last group's content go
 	p.vec = p.vec[:0]
 	at := 0
 	for _, s := range p.segs {
@@ -176,10 +187,14 @@ func (p *Pipeline) writev() error {
 		p.vec = append(p.vec, s.data)
 		at = s.at
 	}
-	if at < len(p.buf) {
+	if at < len(p.buf) || len(p.vec) == 0 {
 		p.vec = append(p.vec, p.buf[at:])
 	}
+	return p.vec
+}
 
+// writev writes the gathered group.
+func (p *Pipeline) writev() error {
 	var n int64
 	var err error
 	if bw, ok := p.c.nc.(buffersWriter); ok {
@@ -191,6 +206,5 @@ func (p *Pipeline) writev() error {
 		n, err = p.out.WriteTo(p.c.nc)
 	}
 	p.c.out += n
-	clear(p.vec) // let the content go
 	return err
 }
