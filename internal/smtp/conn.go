@@ -129,6 +129,11 @@ type Conn struct {
 	// a command's line as a group of one buffer, for it.
 	staged sender
 	one    [1][]byte
+
+	// When the last step ended, which is when its reply was read, and
+	// whether that reply was positive (stage).
+	replyAt time.Time
+	replyOK bool
 }
 
 // counter counts the bytes read from a Conn's connection.
@@ -323,7 +328,7 @@ func (c *Conn) roundTrip(p Phase, start time.Time) (Reply, error) {
 	c.wbuf = append(c.wbuf, '\r', '\n')
 	c.deadline(start, c.opt.ReplyTimeout)
 	c.one[0] = c.wbuf
-	if c.stage(c.one[:]) {
+	if c.stage(c.one[:], start) {
 		return c.read(p)
 	}
 	if err := c.write(c.wbuf); err != nil {
@@ -341,13 +346,35 @@ type sender interface {
 	Sent() int // bytes of the staged command that went out
 }
 
+// stageWithin is how soon after the last reply a command may be sent as
+// the first step of its reply's read (stage).
+//
+// A read that sends waits before it reads, and bytes that came in
+// earlier may not end that wait: the poller may have reported them
+// while nobody waited, or together with the reply that woke the read
+// before. A server sends nothing unasked, but one that is going away
+// may: a 421 while the session paused (-w, -R), or a negative reply and
+// then a half-close (shutting its side and reading on until the client
+// closes, so that the reply is not lost to a reset). A read that waits
+// would then wait for --reply-timeout, where a plain read finds the
+// bytes or the end at once. So a command goes out the plain way after a
+// pause and after a reply that is not positive (or is 221).
+//
+// TODO: a server that half-closes right after a positive reply, and
+// then neither answers nor closes, still makes the next command wait for
+// --reply-timeout instead of failing at once. A full close, which is
+// what servers do, ends the wait at once: the command gets a reset back.
+const stageWithin = time.Millisecond
+
 // stage hands bufs to a sender, to go out when the reply is read, and
 // reports whether it did: not for other connections, nor when received
 // bytes wait in the buffer (the reply may be among them, and the read
-// that sends would not come).
-func (c *Conn) stage(bufs [][]byte) bool {
+// that sends would not come), nor after a reply that was not positive,
+// or is older than stageWithin at start, the command's start.
+func (c *Conn) stage(bufs [][]byte, start time.Time) bool {
 	st, ok := c.nc.(sender)
-	if !ok || c.br.Buffered() > 0 {
+	if !ok || c.br.Buffered() > 0 || !c.replyOK ||
+		start.Sub(c.replyAt) > stageWithin {
 		return false
 	}
 	st.WriteOnRead(bufs)
@@ -399,9 +426,13 @@ func (c *Conn) deadline(now time.Time, d time.Duration) {
 	c.nc.SetDeadline(c.dl)
 }
 
+// observe reports a step to the Observer and notes when it ended.
 func (c *Conn) observe(p Phase, start time.Time, r Reply, err error) {
+	now := time.Now()
+	c.replyAt = now
+	c.replyOK = err == nil && r.Code >= 200 && r.Code < 400 && r.Code != 221
 	if o := c.opt.Observer; o != nil {
-		o.Step(p, start, time.Since(start), r, err)
+		o.Step(p, start, now.Sub(start), r, err)
 	}
 }
 

@@ -112,7 +112,7 @@ func (p *Pipeline) Flush() error {
 
 	var err error
 	switch {
-	case c.stage(p.gather()):
+	case c.stage(p.gather(), p.start):
 	case len(p.segs) == 0:
 		err = c.write(p.buf)
 	default:
