@@ -1,6 +1,7 @@
 package sink
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -92,6 +93,42 @@ func TestSMTPUTF8Dump(t *testing.T) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("utf8 %v: dump lacks %q:\n%s", utf8, want, b)
 		}
+	}
+}
+
+// TestCounterCoalesces checks that a busy sink prints its counter a few
+// times a second, not at every message, and ends with the final counts.
+func TestCounterCoalesces(t *testing.T) {
+	var out syncBuffer
+	ts := startServer(t, Config{Counter: &out, MaxQuits: 1})
+	start := time.Now()
+	c := dial(t, ts.addr)
+	c.greet()
+	const n = 300
+	for range n {
+		c.send("MAIL FROM:<a>\r\nRCPT TO:<b>\r\nDATA\r\n")
+		c.expect("250 2.1.0 Ok", "250 2.1.5 Ok",
+			"354 End data with <CR><LF>.<CR><LF>")
+		c.send("x\r\n.\r\n")
+		c.expect("250 2.0.0 Ok")
+	}
+	c.send("QUIT\r\n")
+	c.expect("221 Bye")
+	c.eof(2 * time.Second)
+	if err := waitDone(ts); err != nil {
+		t.Fatal(err)
+	}
+	ts.Close()
+	elapsed := time.Since(start)
+
+	s := out.String()
+	if !strings.HasSuffix(s, fmt.Sprintf("sess=1 quit=1 mesg=%d\r", n)) {
+		t.Errorf("counter output ends %q", s[max(0, len(s)-40):])
+	}
+	lines := strings.Count(s, "\r")
+	if most := int(elapsed/counterEvery) + 3; lines > most {
+		t.Errorf("%d counter lines in %v for %d messages, want at "+
+			"most %d", lines, elapsed, n, most)
 	}
 }
 
