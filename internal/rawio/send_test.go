@@ -124,8 +124,9 @@ func TestWriteOnReadErrors(t *testing.T) {
 		}
 
 		// The server does not read: the send cannot end.
+		big := pattern(16 << 20)
 		c.SetDeadline(time.Now().Add(100 * time.Millisecond))
-		c.WriteOnRead([][]byte{pattern(16 << 20)})
+		c.WriteOnRead([][]byte{big})
 		_, err = c.Read(make([]byte, 1))
 		wantOp(t, "server not reading", err, "write",
 			os.ErrDeadlineExceeded)
