@@ -178,7 +178,7 @@ func (s *session) end() {
 		s.renewDeadline()
 		s.flush()
 	}
-	s.conn.Close()
+	s.srv.closer.end(s.conn)
 	s.mailReset()
 	s.srv.sessionEnded()
 }
