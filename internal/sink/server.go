@@ -40,7 +40,6 @@ type Server struct {
 	auths      atomic.Int64 // real AUTH exchanges that succeeded
 	authFails  atomic.Int64 // and those that did not
 	counter    *counterPrinter
-	closer     *closer // ends sessions' connections
 
 	// Lifecycle.
 	slots    chan struct{} // -m: one per session in progress
@@ -116,7 +115,6 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		done:    make(chan struct{}),
 		conns:   make(map[net.Conn]struct{}),
 		lns:     make(map[net.Listener]struct{}),
-		closer:  newCloser(),
 	}
 	s.setup()
 	s.pool.New = func() any {
@@ -199,14 +197,6 @@ func ehloReply(c *Config, starttls, auth bool) []byte {
 // -M limit is reached or a dump fails. It returns nil, or the error that
 // stopped the server. The listener is closed on return.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	if tl, ok := ln.(*net.TCPListener); ok {
-		// Accepts that keep the runtime's monitor thread asleep
-		// (rawio.Listener); package net's if the socket cannot be
-		// duplicated (out of descriptors, say).
-		if rl, err := rawio.Listen(tl); err == nil {
-			ln = rl
-		}
-	}
 	if !s.track(ln) {
 		ln.Close()
 		return s.Err()
@@ -450,7 +440,6 @@ func (s *Server) shutdown(err error) {
 // counter line, and returns the shutdown's error.
 func (s *Server) wait() error {
 	s.wg.Wait()
-	s.closer.stop()
 	s.counter.stop()
 	return s.Err()
 }

@@ -178,7 +178,7 @@ func (s *session) end() {
 		s.renewDeadline()
 		s.flush()
 	}
-	s.srv.closer.end(s.conn)
+	s.conn.Close()
 	s.mailReset()
 	s.srv.sessionEnded()
 }
