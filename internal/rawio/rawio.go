@@ -1,8 +1,7 @@
 // Package rawio is a TCP or UNIX-domain connection whose reads and
 // writes skip the Go runtime's system-call bookkeeping (Conn, made by
-// Wrap from package net's, by DialPolled or by a Listener's Accept),
-// or, for a process with a single session, the runtime's network poller
-// altogether (Blocking).
+// Wrap from package net's or by DialPolled), or, for a process with a
+// single session, the runtime's network poller altogether (Blocking).
 //
 // A load generator's session spends its life in short read(2) and
 // write(2) calls on a non-blocking socket, each followed by a wait in
