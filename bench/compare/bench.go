@@ -157,6 +157,14 @@ func (r run) measured(k kind) usage {
 	return r.client
 }
 
+// other returns the usage of the side not measured.
+func (r run) other(k kind) usage {
+	if k == sinks {
+		return r.client
+	}
+	return r.sink
+}
+
 // rate returns messages per second over the client's wall time.
 func (r run) rate(messages int) float64 {
 	return float64(messages) / r.wall.Seconds()

@@ -31,23 +31,29 @@ func TestLastMesg(t *testing.T) {
 	}
 }
 
-func TestParseTimeRSS(t *testing.T) {
+func TestParseTime(t *testing.T) {
 	cases := []struct {
-		out     string
-		want    int64
-		wantErr bool
+		out         string
+		rss, minflt int64
+		wantErr     bool
 	}{
-		{"1076\n", 1076, false},
-		{"Command terminated by signal 15\n31920\n", 31920, false},
-		{"Command exited with non-zero status 3\n1596\n", 1596, false},
-		{"", 0, true},
-		{"Command terminated by signal 9\n", 0, true},
+		{"1076 212\n", 1076, 212, false},
+		{"Command terminated by signal 15\n31920 8104\n", 31920, 8104,
+			false},
+		{"Command exited with non-zero status 3\n1596 90\n", 1596, 90,
+			false},
+		{"", 0, 0, true},
+		{"1076\n", 0, 0, true},
+		{"1076 x\n", 0, 0, true},
+		{"Command terminated by signal 9\n", 0, 0, true},
 	}
 	for _, c := range cases {
-		got, err := parseTimeRSS(c.out)
-		if (err != nil) != c.wantErr || got != c.want {
-			t.Errorf("parseTimeRSS(%q) = %d, %v; want %d, error %v",
-				c.out, got, err, c.want, c.wantErr)
+		rss, minflt, err := parseTime(c.out)
+		if (err != nil) != c.wantErr || rss != c.rss ||
+			minflt != c.minflt {
+			t.Errorf("parseTime(%q) = %d, %d, %v; want %d, %d, "+
+				"error %v", c.out, rss, minflt, err, c.rss, c.minflt,
+				c.wantErr)
 		}
 	}
 }
@@ -90,8 +96,10 @@ func fakeRuns(tool string, walls ...float64) []run {
 			tool:   tool,
 			warmup: i == 0,
 			wall:   time.Duration(wall * float64(time.Second)),
-			client: usage{user: time.Second, rssKiB: 10 << 10},
-			mesg:   1000,
+			client: usage{user: time.Second, rssKiB: 10 << 10,
+				minflt: 4321},
+			sink: usage{sys: 1500 * time.Millisecond},
+			mesg: 1000,
 		})
 	}
 	return runs
@@ -165,7 +173,8 @@ func TestReportFailed(t *testing.T) {
 	var b strings.Builder
 	rep.render(&b)
 	for _, want := range []string{"**FAILED**", "| reuse-s100 |",
-		"**failed**: lost"} {
+		"**failed**: lost", "| sink CPU s | client faults |",
+		"| 10.0 | 1.500 | 4321 | 1000 |"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())
 		}

@@ -18,13 +18,14 @@ import (
 type usage struct {
 	user, sys time.Duration
 	rssKiB    int64 // peak resident set size
+	minflt    int64 // minor page faults
 }
 
 // cpu returns user plus system time.
 func (u usage) cpu() time.Duration { return u.user + u.sys }
 
 // timedCmd returns a command that runs argv under GNU time, which writes
-// the program's peak RSS (KiB) to the file out.
+// the program's peak RSS (KiB) and minor page faults to the file out.
 //
 // Why not wait4's ru_maxrss of a direct child: os/exec starts children
 // with vfork semantics (CLONE_VM), and Linux carries the high-water mark of
@@ -36,7 +37,7 @@ func (u usage) cpu() time.Duration { return u.user + u.sys }
 // whole, so no program outlives a run.
 func timedCmd(ctx context.Context, timePath, out string,
 	argv []string) *exec.Cmd {
-	args := append([]string{"-o", out, "-f", "%M"}, argv...)
+	args := append([]string{"-o", out, "-f", "%M %R"}, argv...)
 	cmd := exec.CommandContext(ctx, timePath, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.Cancel = func() error {
@@ -59,20 +60,27 @@ func usageOf(cmd *exec.Cmd, out string) (usage, error) {
 	if err != nil {
 		return u, fmt.Errorf("read time output: %w", err)
 	}
-	u.rssKiB, err = parseTimeRSS(string(b))
+	u.rssKiB, u.minflt, err = parseTime(string(b))
 	return u, err
 }
 
-// parseTimeRSS reads the "%M" that GNU time writes as its last line,
-// after lines such as "Command terminated by signal 15".
-func parseTimeRSS(s string) (int64, error) {
+// parseTime reads the "%M %R" (peak RSS in KiB, minor page faults) that
+// GNU time writes as its last line, after lines such as "Command
+// terminated by signal 15".
+func parseTime(s string) (rssKiB, minflt int64, err error) {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
-	last := strings.TrimSpace(lines[len(lines)-1])
-	n, err := strconv.ParseInt(last, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("time output %q: no peak RSS", s)
+	f := strings.Fields(lines[len(lines)-1])
+	if len(f) != 2 {
+		return 0, 0, fmt.Errorf("time output %q: no peak RSS and faults", s)
 	}
-	return n, nil
+	rssKiB, err = strconv.ParseInt(f[0], 10, 64)
+	if err == nil {
+		minflt, err = strconv.ParseInt(f[1], 10, 64)
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("time output %q: no peak RSS and faults", s)
+	}
+	return rssKiB, minflt, nil
 }
 
 // sinkProc is a running sink.

@@ -201,10 +201,16 @@ func (rep *report) table(w io.Writer, names [2]string, v verdict) {
 // runs writes every run's raw numbers, in the order they ran.
 func (rep *report) runs(w io.Writer, res result) {
 	n := rep.cfg.messages
-	fmt.Fprintf(w, "Runs, in order (CPU and RSS of the measured side):\n\n")
+	other := "sink"
+	if res.sc.kind == sinks {
+		other = "client"
+	}
+	fmt.Fprintf(w, "Runs, in order (CPU and RSS of the measured side; "+
+		"the %s's CPU; the client's minor page faults):\n\n", other)
 	fmt.Fprintf(w, "| run | tool | wall s | msg/s | user s | sys s | "+
-		"peak RSS MiB | sink mesg | note |\n")
-	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|---|\n")
+		"peak RSS MiB | %s CPU s | client faults | sink mesg | note |\n",
+		other)
+	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for i, r := range res.runs {
 		label := fmt.Sprint(i / 2)
 		note := ""
@@ -216,9 +222,11 @@ func (rep *report) runs(w io.Writer, res result) {
 		}
 		u := r.measured(res.sc.kind)
 		fmt.Fprintf(w, "| %s | %s | %.3f | %.0f | %.3f | %.3f | %.1f "+
-			"| %d | %s |\n", label, r.tool, r.wall.Seconds(), r.rate(n),
-			u.user.Seconds(), u.sys.Seconds(), mib(u.rssKiB), r.mesg,
-			note)
+			"| %.3f | %d | %d | %s |\n", label, r.tool,
+			r.wall.Seconds(), r.rate(n), u.user.Seconds(),
+			u.sys.Seconds(), mib(u.rssKiB),
+			r.other(res.sc.kind).cpu().Seconds(), r.client.minflt,
+			r.mesg, note)
 	}
 	fmt.Fprintln(w)
 }
