@@ -97,8 +97,9 @@ func fakeRuns(tool string, walls ...float64) []run {
 			warmup: i == 0,
 			wall:   time.Duration(wall * float64(time.Second)),
 			client: usage{user: time.Second, rssKiB: 10 << 10,
+				minflt: 1234},
+			sink: usage{sys: 1500 * time.Millisecond,
 				minflt: 4321},
-			sink: usage{sys: 1500 * time.Millisecond},
 			mesg: 1000,
 		})
 	}
@@ -173,7 +174,7 @@ func TestReportFailed(t *testing.T) {
 	var b strings.Builder
 	rep.render(&b)
 	for _, want := range []string{"**FAILED**", "| reuse-s100 |",
-		"**failed**: lost", "| sink CPU s | client faults |",
+		"**failed**: lost", "| sink CPU s | sink faults |",
 		"| 10.0 | 1.500 | 4321 | 1000 |"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("report lacks %q:\n%s", want, b.String())

@@ -206,10 +206,10 @@ func (rep *report) runs(w io.Writer, res result) {
 		other = "client"
 	}
 	fmt.Fprintf(w, "Runs, in order (CPU and RSS of the measured side; "+
-		"the %s's CPU; the client's minor page faults):\n\n", other)
+		"CPU and minor page faults of the %s):\n\n", other)
 	fmt.Fprintf(w, "| run | tool | wall s | msg/s | user s | sys s | "+
-		"peak RSS MiB | %s CPU s | client faults | sink mesg | note |\n",
-		other)
+		"peak RSS MiB | %s CPU s | %s faults | sink mesg | note |\n",
+		other, other)
 	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for i, r := range res.runs {
 		label := fmt.Sprint(i / 2)
@@ -220,13 +220,12 @@ func (rep *report) runs(w io.Writer, res result) {
 		if r.err != nil {
 			note = "**failed**: " + oneLine(r.err.Error())
 		}
-		u := r.measured(res.sc.kind)
+		u, o := r.measured(res.sc.kind), r.other(res.sc.kind)
 		fmt.Fprintf(w, "| %s | %s | %.3f | %.0f | %.3f | %.3f | %.1f "+
 			"| %.3f | %d | %d | %s |\n", label, r.tool,
 			r.wall.Seconds(), r.rate(n), u.user.Seconds(),
-			u.sys.Seconds(), mib(u.rssKiB),
-			r.other(res.sc.kind).cpu().Seconds(), r.client.minflt,
-			r.mesg, note)
+			u.sys.Seconds(), mib(u.rssKiB), o.cpu().Seconds(),
+			o.minflt, r.mesg, note)
 	}
 	fmt.Fprintln(w)
 }
