@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/message"
+	"github.com/go-smtp-source/go-smtp-source/internal/metrics"
 	"github.com/go-smtp-source/go-smtp-source/internal/scripttest"
 	"github.com/go-smtp-source/go-smtp-source/internal/sink"
 )
@@ -348,5 +349,59 @@ func TestPipelinedLMTP(t *testing.T) {
 	}
 	if n := len(w.get()); n != 23+rsets {
 		t.Errorf("%d writes with %d RSET, want %d", n, rsets, 23+rsets)
+	}
+}
+
+// A refusal early in a pipelined group decides the message's outcome, as
+// it would one command at a time: the 503 replies that follow from it,
+// to RCPT after a refused MAIL and to DATA after every RCPT was refused,
+// do not turn a temporary failure into a permanent one.
+func TestPipelinedEarlyRefusalDecides(t *testing.T) {
+	cases := []struct {
+		name, replies string
+		temp, perm    int64
+	}{
+		{"rcpt 450",
+			`250 2.1.0 Ok\r\n450 4.2.0 try later\r\n` +
+				`503 5.5.1 Error: need RCPT command`, 1, 0},
+		{"mail 450",
+			`450 4.3.2 not now\r\n503 5.5.1 Error: need MAIL ` +
+				`command\r\n503 5.5.1 Error: need RCPT command`, 1, 0},
+		{"mail 550",
+			`550 5.7.1 no\r\n503 5.5.1 Error: need MAIL ` +
+				`command\r\n503 5.5.1 Error: need RCPT command`, 0, 1},
+		{"rcpt 550",
+			`250 2.1.0 Ok\r\n550 5.1.1 no such user\r\n` +
+				`503 5.5.1 Error: need RCPT command`, 0, 1},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			sc := newScripted(t, `S 220 mx.example.com ESMTP
+C EHLO vm
+S 250-mx.example.com\r\n250 PIPELINING
+C MAIL FROM:<foo@vm>
+C RCPT TO:<rcpt@example.com>
+C DATA
+S `+c.replies+`
+C RSET
+S 250 2.0.0 Ok
+C QUIT
+S 221 Bye
+EXPECT_EOF
+`)
+			sc.cfg.AllowReject = true
+			rec := metrics.New(time.Now())
+			sc.cfg.Metrics = rec
+			if _, err := Run(context.Background(), sc.cfg); err != nil {
+				t.Fatal(err)
+			}
+			sc.srv.Check(t)
+			rec.Tick(time.Now().Add(time.Second))
+			m := rec.Result().Messages
+			if m.TempFail != c.temp || m.PermFail != c.perm {
+				t.Errorf("tempfail %d permfail %d, want %d %d",
+					m.TempFail, m.PermFail, c.temp, c.perm)
+			}
+		})
 	}
 }

@@ -30,6 +30,7 @@ func (s *session) pipelined(seq int64, chunked, primed bool) (bool,
 	if err != nil || out == dropped {
 		return false, err
 	}
+	s.refusedEarly = !mailOK || accepted == 0
 	if chunked {
 		return s.chunkReplies(chunks, mailOK, accepted)
 	}
@@ -95,6 +96,7 @@ func (s *session) envelopeReplies() (mailOK bool, accepted int, _ flow,
 		if err != nil || out == dropped {
 			return false, 0, out, err
 		}
+		s.refusedEarly = true
 	}
 
 	for range s.r.cfg.Recipients {

@@ -40,6 +40,13 @@ type session struct {
 	rcptOK, rcptNo int
 	txStart, txEnd time.Time
 
+	// refusedEarly says that the envelope of the message in progress
+	// was refused within a pipelined group: the replies to the rest of
+	// the group (503 to RCPT after a refused MAIL, to DATA or BDAT with
+	// no recipient) follow from that refusal and do not change negCode,
+	// so the message ends as it would one command at a time.
+	refusedEarly bool
+
 	opened time.Time // when the connection was made
 }
 
@@ -127,6 +134,7 @@ func (s *session) send(ctx context.Context, seq int64) (metrics.Outcome,
 	error) {
 
 	s.negCode, s.rcptOK, s.rcptNo = 0, 0, 0
+	s.refusedEarly = false
 	s.txStart, s.txEnd = time.Time{}, time.Time{}
 	if s.conn == nil {
 		f, err := s.open(ctx)
@@ -206,7 +214,9 @@ func (s *session) negative(what string, reply smtp.Reply) (flow, error) {
 // reject words a negative reply as smtp-source does: a fatal error
 // without -A, a warning with it.
 func (s *session) reject(what string, reply smtp.Reply) error {
-	s.negCode = reply.Code
+	if !s.refusedEarly || s.negCode == 0 {
+		s.negCode = reply.Code
+	}
 	if !s.txStart.IsZero() && !s.txEnd.After(s.txStart) {
 		s.txEnd = time.Now()
 	}
