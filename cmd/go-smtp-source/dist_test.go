@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"io"
+	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -295,5 +296,55 @@ func TestTerminateBeforeStart(t *testing.T) {
 	}
 	if st := srv.Stats(); st.Sessions+st.Active != 0 {
 		t.Errorf("connected before the start: %+v", st)
+	}
+}
+
+// TestTerminateAwaitingBanner: one SIGTERM while every session waits for
+// a silent server's greeting ends the run at once, with status 4: there
+// is no transaction in flight to wait for, and the messages the sessions
+// held count as not attempted rather than as errors.
+func TestTerminateAwaitingBanner(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	accepted := make(chan net.Conn, 8)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted <- c // held open, never greeted
+		}
+	}()
+	t.Cleanup(func() {
+		for {
+			select {
+			case c := <-accepted:
+				c.Close()
+			default:
+				return
+			}
+		}
+	})
+	watching = func() {
+		time.AfterFunc(300*time.Millisecond, func() {
+			syscall.Kill(syscall.Getpid(), syscall.SIGTERM)
+		})
+	}
+	t.Cleanup(func() { watching = func() {} })
+
+	out := filepath.Join(t.TempDir(), "r.json")
+	r := runCmd(t, "--out", out, "-s", "2", "-m", "5", ln.Addr().String())
+	if r.code != shard.ExitTerminated || r.elapsed > 3*time.Second {
+		t.Fatalf("exit %d after %v, want %d at once:\n%s", r.code,
+			r.elapsed, shard.ExitTerminated, r.stderr)
+	}
+	res := readResult(t, out)
+	if m := res.Messages; m.Attempted != 0 || len(res.Errors) != 0 {
+		t.Errorf("messages %+v, errors %v; want none attempted", m,
+			res.Errors)
 	}
 }

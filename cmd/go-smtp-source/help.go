@@ -153,8 +153,8 @@ built-in sink on a loopback port (no server needed).
 Exit status: 0 when every message was handed off, 1 on a fatal error
 (bad option, unreachable server, a negative reply without -A), 3 when
 --start-at was missed (nothing sent), 4 when stopped by SIGTERM or
-SIGINT (the first lets transactions in flight end and writes a partial
-result; a second cuts them short).
+SIGINT (the first lets transactions in flight end, closes sessions not
+yet greeted, and writes a partial result; a second cuts them short).
 
 Examples:
   go-smtp-source -s 100 -m 10000 sink:

@@ -15,6 +15,9 @@ import (
 // open connects, starts TLS for --smtps, reads the banner and greets, as
 // smtp-source does.
 func (s *session) open(ctx context.Context) (flow, error) {
+	s.opening.Store(true)
+	defer s.opening.Store(false)
+
 	nc, err := s.dial(ctx)
 	if err != nil {
 		return goOn, err
@@ -71,8 +74,9 @@ func (s *session) dial(ctx context.Context) (net.Conn, error) {
 	for {
 		if err := s.r.connectTurn(ctx); err != nil {
 			// Counted as a connect that the stop cut short, as one
-			// in progress would be, so that errors add up.
-			if s.rec != nil {
+			// in progress would be, so that errors add up; after a
+			// drain the message is not attempted at all.
+			if s.rec != nil && !s.cutOpening() {
 				s.rec.Fail(metrics.Connect, metrics.Classify(err))
 			}
 			return nil, err
@@ -82,7 +86,10 @@ func (s *session) dial(ctx context.Context) (net.Conn, error) {
 		s.r.connectDone()
 		if s.rec != nil {
 			if err != nil {
-				s.rec.Fail(metrics.Connect, metrics.Classify(err))
+				if !s.cutOpening() {
+					s.rec.Fail(metrics.Connect,
+						metrics.Classify(err))
+				}
 			} else {
 				s.rec.Step(metrics.Connect, time.Since(start), 0, 0)
 			}

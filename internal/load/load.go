@@ -137,8 +137,10 @@ type Config struct {
 	Start time.Time
 
 	// Drain, when closed, stops the run gently: no message is started
-	// after it, and transactions in flight go on to their end (the
-	// caller bounds them by cancelling the run's context).
+	// after it, sessions still connecting or greeting are closed (their
+	// messages are not attempted), and transactions in flight go on to
+	// their end (the caller bounds them by cancelling the run's
+	// context).
 	Drain <-chan struct{}
 
 	// Metrics, when set, records every step, message and session.
@@ -201,6 +203,10 @@ type Runner struct {
 	mu   sync.Mutex
 	live []*session // sessions started, for aborting them
 
+	// openCtx is the context of connecting and greeting; a drain ends
+	// it, as there is no transaction to wait for yet.
+	openCtx context.Context
+
 	// connecting holds a token per connect in progress (ConnectLimit);
 	// nil for no limit.
 	connecting chan struct{}
@@ -252,6 +258,9 @@ func (r *Runner) run(ctx context.Context) (Result, error) {
 	// However the run is stopped (a fatal error, the caller), no session
 	// may stay blocked on a silent server.
 	context.AfterFunc(ctx, r.abortAll)
+	var stopWatch func()
+	r.openCtx, stopWatch = r.watchDrain(ctx)
+	defer stopWatch()
 
 	// As in smtp-source, every session takes its first message as it
 	// starts, so that -s sessions really run when there are messages for
@@ -305,6 +314,44 @@ func (r *Runner) abortAll() {
 	defer r.mu.Unlock()
 	for _, s := range r.live {
 		s.abort()
+	}
+}
+
+// watchDrain returns the context for opening sessions, which a drain
+// ends, and a function that stops watching. On a drain, sessions still
+// connecting, waiting for the banner or greeting are closed at once:
+// their message has not started, and a silent server would hold them
+// until --banner-timeout.
+func (r *Runner) watchDrain(ctx context.Context) (context.Context,
+	func()) {
+
+	octx, cancel := context.WithCancel(ctx)
+	if r.cfg.Drain == nil {
+		return octx, cancel
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-r.cfg.Drain:
+			cancel()
+			r.abortOpening()
+		case <-done:
+		}
+	}()
+	return octx, func() {
+		close(done)
+		cancel()
+	}
+}
+
+// abortOpening closes the connection of every session still opening.
+func (r *Runner) abortOpening() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.live {
+		if s.opening.Load() {
+			s.abort()
+		}
 	}
 }
 

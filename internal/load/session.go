@@ -6,6 +6,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-smtp-source/go-smtp-source/internal/metrics"
@@ -23,6 +24,10 @@ type session struct {
 	conn     *smtp.Conn // the session's connection, nil between them
 	engine   *smtp.Conn // reused for every connection of the session
 	attempts int        // connection attempts left (-C), never refilled
+
+	// opening is set while the session connects and greets, when a
+	// drain closes it (Runner.abortOpening).
+	opening atomic.Bool
 
 	// nc is the open connection, for the Runner to close when it stops
 	// the run; mu guards it.
@@ -72,6 +77,9 @@ func (s *session) Step(p smtp.Phase, _ time.Time, d time.Duration,
 	r smtp.Reply, err error) {
 
 	if err != nil {
+		if s.cutOpening() {
+			return // not attempted: not an error either
+		}
 		s.rec.Fail(metrics.Phase(p), metrics.Classify(err))
 		return
 	}
@@ -113,6 +121,9 @@ func (s *session) run(ctx context.Context, seq int64) error {
 		}
 
 		o, err := s.send(ctx, seq)
+		if errors.Is(err, errDrained) {
+			return nil // cut while opening: nothing was attempted
+		}
 		s.finish(o, intended)
 		if ctx.Err() != nil {
 			// Stopped by another session's fatal error or by the
@@ -137,7 +148,10 @@ func (s *session) send(ctx context.Context, seq int64) (metrics.Outcome,
 	s.refusedEarly = false
 	s.txStart, s.txEnd = time.Time{}, time.Time{}
 	if s.conn == nil {
-		f, err := s.open(ctx)
+		f, err := s.open(s.r.openCtx)
+		if err != nil && s.r.draining() {
+			return 0, errDrained
+		}
 		if err != nil || f == dropped {
 			return s.failure(err), err
 		}
@@ -298,6 +312,12 @@ func (s *session) abort() {
 	if s.nc != nil {
 		s.nc.Close()
 	}
+}
+
+// cutOpening reports whether a drain is ending the session while it
+// opens.
+func (s *session) cutOpening() bool {
+	return s.opening.Load() && s.r.draining()
 }
 
 func isIO(err error) bool {
