@@ -221,3 +221,29 @@ func TestBuiltinSinkWarningsSaySink(t *testing.T) {
 		t.Errorf("stderr has no %q:\n%s", want, stderr.String())
 	}
 }
+
+// A paced run whose sessions are always free in time has no late or
+// dropped sends, however late the timers wake the sessions: late means
+// that no session was free at a message's time. When none is, the
+// message is late.
+func TestRateLateOnlyWithoutFreeSession(t *testing.T) {
+	_, addr := startTestSink(t)
+	res := runForResult(t, "--rate", "100/s", "-m", "100", "-s", "10",
+		"-d", "--max-lateness", "1ms", addr)
+	if m, s := res.Messages, res.Schedule; m.Accepted != 100 ||
+		s.Late != 0 || s.Dropped != 0 {
+		t.Errorf("free sessions: accepted %d, schedule %+v; want 100 "+
+			"accepted, none late or dropped", m.Accepted, s)
+	}
+
+	// One session, busy 100 ms per message, at 100/s: every message
+	// after the first is behind its time when the session frees up.
+	_, slow := startTestSink(t, "rcpt:100%:delay=100ms")
+	res = runForResult(t, "--rate", "100/s", "-m", "4", "-s", "1", "-d",
+		slow)
+	if m, s := res.Messages, res.Schedule; m.Accepted != 4 ||
+		s.Late != 3 || s.Dropped != 0 {
+		t.Errorf("busy session: accepted %d, schedule %+v; want 4 "+
+			"accepted, 3 late", m.Accepted, s)
+	}
+}

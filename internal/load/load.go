@@ -419,12 +419,15 @@ func (r *Runner) pause(ctx context.Context, seq int64, first bool,
 		return time.Time{}, !r.over(), nil
 	}
 
+	// How far behind its schedule the message is when its session can
+	// first start it (after its -w or -R pause): a timer that wakes the
+	// session a little after the scheduled time does not make it late.
 	intended = r.start.Add(shard.Offset(seq, r.cfg.Rate))
+	late := time.Since(intended) + d
 	err = r.sleep(ctx, r.untilEnd(max(d, time.Until(intended))))
 	if err != nil {
 		return intended, false, err
 	}
-	late := time.Since(intended)
 	if late > lateAfter && rec != nil {
 		rec.Late()
 	}
@@ -472,8 +475,8 @@ func (r *Runner) dropUnsent(ctx context.Context) {
 	}
 }
 
-// lateAfter is how far behind its schedule a send may start before it
-// counts as late: timer and scheduler jitter stay below it.
+// lateAfter is how far behind its schedule a message may be when its
+// session frees up before it counts as late.
 const lateAfter = time.Millisecond
 
 // errDrained ends a pause when the run drains: the message waiting
