@@ -120,7 +120,7 @@ func (s *session) run(ctx context.Context, seq int64) error {
 			continue // dropped: too late for its schedule
 		}
 
-		o, err := s.send(ctx, seq)
+		o, err := s.send(seq)
 		if errors.Is(err, errDrained) {
 			return nil // cut while opening: nothing was attempted
 		}
@@ -140,9 +140,9 @@ func (s *session) run(ctx context.Context, seq int64) error {
 }
 
 // send delivers message seq, opening a connection first when the session
-// has none, and says how it ended.
-func (s *session) send(ctx context.Context, seq int64) (metrics.Outcome,
-	error) {
+// has none (in the Runner's openCtx, which a drain ends), and says how it
+// ended.
+func (s *session) send(seq int64) (metrics.Outcome, error) {
 
 	s.negCode, s.rcptOK, s.rcptNo = 0, 0, 0
 	s.refusedEarly = false
